@@ -1,0 +1,19 @@
+//! The snippet in README.md, kept here so that it is compiled and runs.
+//!
+//! Run it with `cargo run --example readme`.
+
+use std::time::Duration;
+
+use linear_uring::{CancelOutcome, Ring};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let ring = Ring::new()?;
+    ring.block_on(async {
+        let timer = ring.sleep(Duration::from_secs(60));
+        match timer.cancel().await {
+            CancelOutcome::Cancelled(()) => println!("removed before it fired"),
+            CancelOutcome::Completed(result) => println!("fired first: {result:?}"),
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! A tour of linear tokens: one completed, one cancelled before it did anything, one
+//! cancelled too late (it had finished, and the result is handed back), and one
+//! abandoned, with the message the `Panic` drop policy gives.
+//!
+//! Run it with `cargo run --release --example tour`.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use linear_uring::{CancelOutcome, DropPolicy, Ring};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let ring = Ring::new()?;
+    ring.block_on(async {
+        // 1. Submit, then complete: the token is consumed and gives the output.
+        let start = Instant::now();
+        let timer = ring.sleep(Duration::from_millis(20));
+        timer.complete().await?;
+        println!("completed: a 20 ms timer fired after {:?}", start.elapsed());
+
+        // 2. Cancel an op that has not finished: the kernel confirms it did nothing.
+        let timer = ring.sleep(Duration::from_secs(3600));
+        match timer.cancel().await {
+            CancelOutcome::Cancelled(()) => {
+                println!("cancelled: the one-hour timer was removed before it fired")
+            }
+            CancelOutcome::Completed(result) => println!("unexpected: it fired: {result:?}"),
+        }
+
+        // 3. Cancel an op that already finished: its result comes back, not lost.
+        let quick = ring.sleep(Duration::from_millis(1));
+        ring.sleep(Duration::from_millis(10)).complete().await?;
+        match quick.cancel().await {
+            CancelOutcome::Completed(result) => println!(
+                "too late to cancel: the 1 ms timer had already fired, result handed back: {result:?}"
+            ),
+            CancelOutcome::Cancelled(()) => println!("unexpected: cancelled"),
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+
+    // 4. Abandon a token. The op is cancelled in the kernel either way; under the
+    //    `Panic` policy (the default in debug builds) the drop is also loud.
+    let strict = Ring::builder().drop_policy(DropPolicy::Panic).build()?;
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+        strict.block_on(async {
+            let timer = strict.sleep(Duration::from_secs(10));
+            drop(timer); // A mistake: the timer's result can never be observed now.
+        })
+    }));
+    panic::set_hook(default_hook);
+    let payload = caught.expect_err("the Panic policy panics on an abandoned token");
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or("(no message)");
+    println!("abandoned: the Panic drop policy said:\n\n{message}\n");
+    println!("ring stats after the abandon: {:?}", strict.stats());
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! The driver: the one module that makes io_uring system calls.
+//!
+//! It owns the `io_uring` instance, pushes submission entries (flushing the
+//! submission queue to the kernel when it is full, never failing because of it),
+//! enters the kernel, and reaps completions. It also owns the eventfd through which a
+//! waker on another thread interrupts a thread blocked in `io_uring_enter(2)`: a read
+//! of that eventfd is always in flight on the ring.
+//!
+//! `user_data` values with the top bit clear belong to the op table (see
+//! [`OpId`](crate::table::OpId)); the driver keeps those with the top bit set for its
+//! own entries and never hands their completions on.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use io_uring::{opcode, squeue, types, IoUring, Probe};
+
+use crate::error::Error;
+
+/// The eventfd read that lets other threads wake the ring.
+const WAKE: u64 = 1 << 63 | 1;
+/// Async cancel requests: their own completion is ignored, because the outcome of a
+/// cancel is decided by the completion of the op it targets.
+const CANCEL: u64 = 1 << 63 | 2;
+
+/// How the ring is set up; see [`RingBuilder`](crate::RingBuilder).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) entries: u32,
+    pub(crate) sqpoll_idle: Option<Duration>,
+    pub(crate) fast_taskrun: bool,
+    /// Opcodes to treat as missing, as if the kernel lacked them (for tests).
+    pub(crate) masked_opcodes: Vec<u8>,
+}
+
+/// The setup flags a ring ended up with, for `Debug` and the docs' promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taskrun {
+    /// `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG` (Linux 6.1).
+    Deferred,
+    /// `COOP_TASKRUN | TASKRUN_FLAG` (Linux 5.19).
+    Cooperative,
+    /// No task-run flags: the kernel's defaults, or SQPOLL.
+    Default,
+}
+
+/// Wakes the ring from any thread. Shared by every waker of the ring's executor.
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    eventfd: OwnedFd,
+}
+
+impl Notifier {
+    fn new() -> io::Result<Notifier> {
+        // Blocking on purpose: io_uring fails a read of an O_NONBLOCK file with EAGAIN
+        // instead of waiting for it.
+        // SAFETY: eventfd(2) takes no pointers; a non-negative result is a new
+        // descriptor that nothing else owns.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by eventfd(2) and is owned by no one else.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Notifier { eventfd })
+    }
+
+    /// Makes the ring's pending eventfd read complete, waking a blocked
+    /// `io_uring_enter`.
+    pub(crate) fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local to a descriptor this value owns.
+        // A failure can only be EAGAIN on a counter about to overflow, which means a
+        // wake is already pending: nothing is lost by ignoring it.
+        unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+    }
+}
+
+/// The io_uring instance and everything that touches it.
+pub(crate) struct Driver {
+    ring: IoUring,
+    probe: Option<Probe>,
+    masked_opcodes: Vec<u8>,
+    taskrun: Taskrun,
+    notifier: Arc<Notifier>,
+    /// Where the kernel writes the eventfd counter. Boxed so its address is stable;
+    /// while a read is armed the kernel owns it (leaked, never freed, if the ring
+    /// cannot be reaped).
+    wake_buf: Box<u64>,
+    wake_armed: bool,
+    /// Completions reaped while making room in a full submission queue, delivered by
+    /// the next `reap`.
+    backlog: Vec<(u64, i32, u32)>,
+}
+
+impl Driver {
+    pub(crate) fn new(config: &Config) -> Result<Driver, Error> {
+        let (ring, taskrun) = setup(config)?;
+        let mut probe = Probe::new();
+        // Probing needs Linux 5.6; without it, assume every opcode exists and let the
+        // kernel answer EINVAL for the ones it lacks.
+        let probe = match ring.submitter().register_probe(&mut probe) {
+            Ok(()) => Some(probe),
+            Err(_) => None,
+        };
+        let notifier = Notifier::new().map_err(|e| Error::setup(e, config.entries))?;
+        let mut driver = Driver {
+            ring,
+            probe,
+            masked_opcodes: config.masked_opcodes.clone(),
+            taskrun,
+            notifier: Arc::new(notifier),
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            backlog: Vec::new(),
+        };
+        driver
+            .arm_wake()
+            .map_err(|e| Error::setup(e, config.entries))?;
+        Ok(driver)
+    }
+
+    pub(crate) fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
+    }
+
+    /// Whether the kernel implements `opcode`.
+    pub(crate) fn supports(&self, opcode: u8) -> bool {
+        !self.masked_opcodes.contains(&opcode)
+            && self.probe.as_ref().is_none_or(|p| p.is_supported(opcode))
+    }
+
+    /// Puts `sqe` in the submission queue, flushing the queue to the kernel first if it
+    /// is full. The entry reaches the kernel at the next `enter` at the latest.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `sqe` must stay valid, and nothing else may access the memory
+    /// it points to in a way the operation forbids, until the entry's final
+    /// completion has been reaped (or forever, if it never is).
+    pub(crate) unsafe fn push(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: the caller upholds the entry's validity until its completion.
+            if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+                return Ok(());
+            }
+            self.make_room()?;
+        }
+    }
+
+    /// Asks the kernel to cancel the op whose `user_data` is `target`. The op itself
+    /// completes later (with `ECANCELED` if the cancel caught it).
+    pub(crate) fn push_cancel(&mut self, target: u64) -> io::Result<()> {
+        let sqe = opcode::AsyncCancel::new(target).build().user_data(CANCEL);
+        // SAFETY: an async cancel carries no pointer.
+        unsafe { self.push(&sqe) }
+    }
+
+    /// Cancels the eventfd read, when the ring shuts down.
+    pub(crate) fn push_cancel_wake(&mut self) -> io::Result<()> {
+        if self.wake_armed {
+            self.push_cancel(WAKE)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the eventfd read is still in the kernel.
+    pub(crate) fn wake_armed(&self) -> bool {
+        self.wake_armed
+    }
+
+    fn arm_wake(&mut self) -> io::Result<()> {
+        let sqe = opcode::Read::new(
+            types::Fd(self.notifier.eventfd.as_raw_fd()),
+            std::ptr::from_mut::<u64>(&mut self.wake_buf).cast(),
+            std::mem::size_of::<u64>() as u32,
+        )
+        .build()
+        .user_data(WAKE);
+        // SAFETY: `wake_buf` is a heap allocation owned by the driver, freed only when
+        // the driver is dropped after every completion was reaped (see `Ring`'s
+        // shutdown), and the eventfd lives as long as `notifier`, which the driver
+        // holds.
+        unsafe { self.push(&sqe)? };
+        self.wake_armed = true;
+        Ok(())
+    }
+
+    /// Makes room in a full submission queue.
+    fn make_room(&mut self) -> io::Result<()> {
+        match self.ring.submit() {
+            Ok(_) => {}
+            Err(e) if is_transient(&e) => self.reap_into_backlog(),
+            Err(e) => return Err(e),
+        }
+        if self.ring.params().is_setup_sqpoll() && self.ring.submission().is_full() {
+            // The SQPOLL thread consumes the queue on its own time; wait for it.
+            match self.ring.submitter().squeue_wait() {
+                Ok(_) => {}
+                Err(e) if is_transient(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves completions out of the way when the kernel refuses submissions because
+    /// the completion queue is full (`EBUSY` on kernels without overflow handling).
+    fn reap_into_backlog(&mut self) {
+        let mut wake_done = false;
+        for cqe in self.ring.completion() {
+            if cqe.user_data() == WAKE {
+                wake_done = true;
+            } else {
+                self.backlog
+                    .push((cqe.user_data(), cqe.result(), cqe.flags()));
+            }
+        }
+        if wake_done {
+            self.backlog.push((WAKE, 0, 0));
+        }
+    }
+
+    /// Submits what is queued and, if `wait`, blocks until at least one completion is
+    /// ready or a wake arrives.
+    pub(crate) fn enter(&mut self, wait: bool) -> io::Result<()> {
+        let result = if wait {
+            self.ring.submit_and_wait(1)
+        } else {
+            self.ring.submit()
+        };
+        match result {
+            Ok(_) => Ok(()),
+            // EINTR: a signal arrived; the caller loops. EBUSY/EAGAIN: the completion
+            // queue is full or the kernel is short of memory; reaping frees it.
+            Err(e) if is_transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Like `enter(true)`, but gives up after `timeout`.
+    pub(crate) fn enter_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        let ts = types::Timespec::from(timeout);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) || is_transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Hands every completion of an op to `on_op` (`user_data`, `res`, `flags`), and
+    /// handles the driver's own completions. Returns how many op completions it
+    /// delivered and whether a wake from another thread arrived.
+    pub(crate) fn reap(
+        &mut self,
+        shutting_down: bool,
+        mut on_op: impl FnMut(u64, i32, u32),
+    ) -> bool {
+        let mut woken = false;
+        for (user_data, res, flags) in std::mem::take(&mut self.backlog) {
+            woken |= self.dispatch(user_data, res, flags, &mut on_op);
+        }
+        loop {
+            let mut rearm = false;
+            for cqe in self.ring.completion() {
+                let user_data = cqe.user_data();
+                if user_data == WAKE {
+                    woken = true;
+                    rearm = cqe.result() >= 0;
+                    self.wake_armed = false;
+                } else if user_data != CANCEL {
+                    on_op(user_data, cqe.result(), cqe.flags());
+                }
+            }
+            if rearm && !shutting_down {
+                // If re-arming fails the ring can no longer be woken from other
+                // threads; same-thread wakes still work, so carry on.
+                let _ = self.arm_wake();
+            }
+            // Completions the kernel could not fit in the queue wait in its overflow
+            // list until an enter flushes them.
+            if !self.ring.submission().cq_overflow() {
+                return woken;
+            }
+            if self.enter(false).is_err() {
+                return woken;
+            }
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        user_data: u64,
+        res: i32,
+        flags: u32,
+        on_op: &mut impl FnMut(u64, i32, u32),
+    ) -> bool {
+        match user_data {
+            WAKE => {
+                self.wake_armed = false;
+                if res >= 0 {
+                    let _ = self.arm_wake();
+                }
+                true
+            }
+            CANCEL => false,
+            _ => {
+                on_op(user_data, res, flags);
+                false
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("sq_entries", &self.ring.params().sq_entries())
+            .field("cq_entries", &self.ring.params().cq_entries())
+            .field("sqpoll", &self.ring.params().is_setup_sqpoll())
+            .field("taskrun", &self.taskrun)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+    )
+}
+
+/// Creates the ring with the fastest task-run mode the kernel accepts.
+fn setup(config: &Config) -> Result<(IoUring, Taskrun), Error> {
+    if let Some(idle) = config.sqpoll_idle {
+        let idle_ms = u32::try_from(idle.as_millis()).unwrap_or(u32::MAX);
+        return IoUring::builder()
+            .setup_sqpoll(idle_ms)
+            .build(config.entries)
+            .map(|ring| (ring, Taskrun::Default))
+            .map_err(|e| Error::setup(e, config.entries));
+    }
+    let mut modes = vec![Taskrun::Default];
+    if config.fast_taskrun {
+        modes = vec![Taskrun::Deferred, Taskrun::Cooperative, Taskrun::Default];
+    }
+    let mut last = None;
+    for mode in modes {
+        let mut builder = IoUring::builder();
+        match mode {
+            Taskrun::Deferred => {
+                builder
+                    .setup_single_issuer()
+                    .setup_defer_taskrun()
+                    .setup_taskrun_flag();
+            }
+            Taskrun::Cooperative => {
+                builder.setup_coop_taskrun().setup_taskrun_flag();
+            }
+            Taskrun::Default => {}
+        }
+        match builder.build(config.entries) {
+            Ok(ring) => return Ok((ring, mode)),
+            // EINVAL: an older kernel that lacks the flags (or bad entries, which the
+            // last attempt reports).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+            Err(e) => return Err(Error::setup(e, config.entries)),
+        }
+    }
+    Err(Error::setup(
+        last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)),
+        config.entries,
+    ))
+}

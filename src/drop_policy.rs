@@ -1,0 +1,117 @@
+//! What happens when a token is dropped before it was consumed.
+//!
+//! This is the one place that decides it. By the time the policy runs, the I/O-safe
+//! part has already happened (see [`Op`](crate::Op)'s drop): the op is orphaned in the
+//! table, which keeps its buffers until the kernel's final completion, an async cancel
+//! is on its way, and a descriptor produced by a late completion will be closed.
+
+use std::io::Write;
+use std::panic::Location;
+
+/// What a ring does, beyond the always-on I/O-safe cleanup, when an operation's token
+/// is dropped before `complete()` or `cancel()` consumed it.
+///
+/// | policy | I/O-safe cleanup | counted in [`Stats::abandoned`](crate::Stats) | then |
+/// |---|---|---|---|
+/// | [`Panic`](DropPolicy::Panic) (default with `debug_assertions`) | yes | yes | panics, naming the op kind and the line that submitted it |
+/// | [`Reclaim`](DropPolicy::Reclaim) (default otherwise) | yes | yes | nothing |
+/// | [`Abort`](DropPolicy::Abort) | yes | yes | prints the same message and aborts the process |
+///
+/// `Panic` does not panic while the thread is already panicking (that would abort),
+/// nor while the ring is shutting down (dropping a ring with ops in flight is not a
+/// mistake: they are all cancelled and reaped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropPolicy {
+    /// Panic with a message naming the op and where it was submitted.
+    Panic,
+    /// Clean up quietly; the drop is only counted.
+    Reclaim,
+    /// Print the message and abort: strict linearity in production.
+    Abort,
+}
+
+impl Default for DropPolicy {
+    /// [`Panic`](DropPolicy::Panic) with `debug_assertions`, otherwise
+    /// [`Reclaim`](DropPolicy::Reclaim).
+    fn default() -> Self {
+        if cfg!(debug_assertions) {
+            DropPolicy::Panic
+        } else {
+            DropPolicy::Reclaim
+        }
+    }
+}
+
+impl DropPolicy {
+    /// Applies the policy to an op of kind `op` submitted at `location`, after its
+    /// cleanup has been arranged.
+    pub(crate) fn abandoned(
+        self,
+        op: &'static str,
+        location: &Location<'static>,
+        shutting_down: bool,
+    ) {
+        match self {
+            DropPolicy::Reclaim => {}
+            DropPolicy::Panic => {
+                if !shutting_down && !std::thread::panicking() {
+                    panic!("{}", message(op, location, self));
+                }
+            }
+            DropPolicy::Abort => {
+                if !shutting_down {
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = writeln!(stderr, "{}", message(op, location, self));
+                    let _ = stderr.flush();
+                    std::process::abort();
+                }
+            }
+        }
+    }
+}
+
+fn message(op: &str, location: &Location<'_>, policy: DropPolicy) -> String {
+    format!(
+        "linear-uring: a {op} operation submitted at {location} was dropped before it \
+         was completed or cancelled.\n\
+         The ring cancelled it in the kernel and keeps its buffers until the kernel lets \
+         go, so nothing leaks, but its result (if it finished) is lost.\n\
+         Consume every operation: `.complete().await` for its result, or \
+         `.cancel().await` to stop it and get back whatever it finished first.\n\
+         (DropPolicy::{policy:?}; DropPolicy::Reclaim only counts abandoned operations \
+         in Ring::stats)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_policy_default_follows_debug_assertions() {
+        let expected = if cfg!(debug_assertions) {
+            DropPolicy::Panic
+        } else {
+            DropPolicy::Reclaim
+        };
+        assert_eq!(DropPolicy::default(), expected);
+    }
+
+    #[test]
+    fn drop_policy_message_names_op_location_and_remedy() {
+        let location = Location::caller();
+        let msg = message("Timeout", location, DropPolicy::Panic);
+        assert!(msg.contains("a Timeout operation"), "{msg}");
+        assert!(
+            msg.contains(&format!("src/drop_policy.rs:{}", location.line())),
+            "{msg}"
+        );
+        assert!(msg.contains(".cancel().await"), "{msg}");
+    }
+
+    #[test]
+    fn drop_policy_panic_is_silent_while_shutting_down() {
+        // Would panic (failing the test) if the shutdown exemption were missing.
+        DropPolicy::Panic.abandoned("Nop", Location::caller(), true);
+    }
+}

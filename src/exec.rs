@@ -1,0 +1,354 @@
+//! A single-threaded executor: tasks, a run queue and wakers.
+//!
+//! Wakers are `Send`: a waker used on another thread pushes the task on a shared
+//! queue and, if the ring's thread is blocked in the kernel, writes the driver's
+//! eventfd so that the read always in flight on the ring completes and the thread
+//! wakes up. The executor loop itself lives in [`Ring::block_on`](crate::Ring), which
+//! interleaves polling with the driver.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::driver::Notifier;
+
+/// The id the `block_on` future wakes with; spawned tasks have slab ids below it.
+const MAIN: u64 = u64::MAX;
+
+/// What wakers on any thread share with the executor.
+struct Shared {
+    woken: Mutex<Vec<u64>>,
+    /// Set while the ring's thread is (about to be) blocked in `io_uring_enter`.
+    parked: AtomicBool,
+    notifier: Arc<Notifier>,
+}
+
+impl Shared {
+    fn woken(&self) -> MutexGuard<'_, Vec<u64>> {
+        // A panic while the lock is held cannot leave the vector inconsistent.
+        self.woken
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+struct TaskWaker {
+    id: u64,
+    /// Whether the task is already in the run queue, so that a burst of wakes queues
+    /// it once.
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.woken().push(self.id);
+        // Pairs with the SeqCst store in `Executor::park`: either the parking thread
+        // sees the queued id, or this sees `parked` and interrupts the kernel wait.
+        if self.shared.parked.load(Ordering::SeqCst) {
+            self.shared.notifier.notify();
+        }
+    }
+}
+
+struct Task {
+    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    waker: Arc<TaskWaker>,
+}
+
+struct TaskSlot {
+    generation: u32,
+    task: Option<Task>,
+}
+
+fn task_id(index: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(index)
+}
+
+/// The executor's tasks and run queue.
+pub(crate) struct Executor {
+    shared: Arc<Shared>,
+    slots: RefCell<Vec<TaskSlot>>,
+    free: RefCell<Vec<u32>>,
+    main: Arc<TaskWaker>,
+    main_waker: Waker,
+    /// Ids taken from the shared queue, reused between ticks.
+    batch: Cell<Vec<u64>>,
+    running: Cell<bool>,
+}
+
+impl Executor {
+    pub(crate) fn new(notifier: Arc<Notifier>) -> Executor {
+        let shared = Arc::new(Shared {
+            woken: Mutex::new(Vec::new()),
+            parked: AtomicBool::new(false),
+            notifier,
+        });
+        let main = Arc::new(TaskWaker {
+            id: MAIN,
+            queued: AtomicBool::new(false),
+            shared: shared.clone(),
+        });
+        Executor {
+            main_waker: Waker::from(main.clone()),
+            main,
+            shared,
+            slots: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            batch: Cell::new(Vec::new()),
+            running: Cell::new(false),
+        }
+    }
+
+    /// Marks the start of a `block_on`; false if one is already running.
+    pub(crate) fn enter(&self) -> bool {
+        !self.running.replace(true)
+    }
+
+    pub(crate) fn exit(&self) {
+        self.running.set(false);
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    /// The waker of the `block_on` future, queued so that the first tick polls it.
+    pub(crate) fn main_waker(&self) -> &Waker {
+        self.main.queued.store(true, Ordering::Release);
+        &self.main_waker
+    }
+
+    /// Whether the `block_on` future was woken since it was last polled; clears it.
+    pub(crate) fn take_main_wake(&self) -> bool {
+        self.main.queued.swap(false, Ordering::AcqRel)
+    }
+
+    /// Adds a task; it is polled on the next tick.
+    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let join = Rc::new(JoinState {
+            output: RefCell::new(None),
+            waker: RefCell::new(None),
+            dropped: Cell::new(false),
+        });
+        let guard = JoinGuard(join.clone());
+        let wrapped = async move {
+            let guard = guard;
+            let output = future.await;
+            *guard.0.output.borrow_mut() = Some(output);
+            // The guard's drop wakes the handle.
+        };
+        let mut slots = self.slots.borrow_mut();
+        let index = match self.free.borrow_mut().pop() {
+            Some(index) => index,
+            None => {
+                slots.push(TaskSlot {
+                    generation: 0,
+                    task: None,
+                });
+                u32::try_from(slots.len() - 1).expect("more than 2^32 tasks")
+            }
+        };
+        let slot = &mut slots[index as usize];
+        let waker = Arc::new(TaskWaker {
+            id: task_id(index, slot.generation),
+            queued: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        self.shared.woken().push(waker.id);
+        slot.task = Some(Task {
+            future: Some(Box::pin(wrapped)),
+            waker,
+        });
+        JoinHandle { state: join }
+    }
+
+    /// Polls every task woken since the last tick, once each. Returns whether any ran.
+    pub(crate) fn run_woken(&self) -> bool {
+        let mut batch = self.batch.take();
+        std::mem::swap(&mut batch, &mut *self.shared.woken());
+        let ran = !batch.is_empty();
+        for &id in &batch {
+            if id == MAIN {
+                // Already recorded in `main.queued`.
+                continue;
+            }
+            self.poll_task(id);
+        }
+        batch.clear();
+        self.batch.set(batch);
+        ran
+    }
+
+    fn poll_task(&self, id: u64) {
+        let index = id as u32;
+        let generation = (id >> 32) as u32;
+        // Take the future out so that the task can spawn or drop tasks while it runs.
+        let (mut future, waker) = {
+            let mut slots = self.slots.borrow_mut();
+            let Some(slot) = slots.get_mut(index as usize) else {
+                return;
+            };
+            if slot.generation != generation {
+                return; // A wake for a task that has finished.
+            }
+            let Some(task) = slot.task.as_mut() else {
+                return;
+            };
+            let Some(future) = task.future.take() else {
+                return; // Being polled further up the stack (cannot happen) or done.
+            };
+            task.waker.queued.store(false, Ordering::Release);
+            (future, Waker::from(task.waker.clone()))
+        };
+        let done = future
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
+        if done {
+            drop(future);
+            let mut slots = self.slots.borrow_mut();
+            let slot = &mut slots[index as usize];
+            slot.task = None;
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.borrow_mut().push(index);
+        } else if let Some(task) = self.slots.borrow_mut()[index as usize].task.as_mut() {
+            task.future = Some(future);
+        }
+    }
+
+    /// Whether anything is runnable right now.
+    pub(crate) fn has_woken(&self) -> bool {
+        self.main.queued.load(Ordering::Acquire) || !self.shared.woken().is_empty()
+    }
+
+    /// Announces that the thread is about to block in the kernel. Returns false (and
+    /// does not park) if something became runnable meanwhile.
+    pub(crate) fn park(&self) -> bool {
+        self.shared.parked.store(true, Ordering::SeqCst);
+        if self.has_woken() {
+            self.shared.parked.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.shared.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Removes every task, for shutdown. The caller drops them with no borrow held.
+    pub(crate) fn take_tasks(&self) -> Vec<Pin<Box<dyn Future<Output = ()>>>> {
+        let mut slots = self.slots.borrow_mut();
+        let mut free = self.free.borrow_mut();
+        let mut tasks = Vec::new();
+        for (index, slot) in slots.iter_mut().enumerate() {
+            if let Some(task) = slot.task.take() {
+                slot.generation = slot.generation.wrapping_add(1);
+                free.push(index as u32);
+                tasks.extend(task.future);
+            }
+        }
+        tasks
+    }
+
+    /// Live spawned tasks.
+    pub(crate) fn task_count(&self) -> usize {
+        self.slots
+            .borrow()
+            .iter()
+            .filter(|slot| slot.task.is_some())
+            .count()
+    }
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("tasks", &self.task_count())
+            .field("running", &self.running.get())
+            .finish_non_exhaustive()
+    }
+}
+
+struct JoinState<T> {
+    output: RefCell<Option<T>>,
+    waker: RefCell<Option<Waker>>,
+    /// The task is gone: it finished (output set) or was dropped at shutdown.
+    dropped: Cell<bool>,
+}
+
+/// Runs when the task's future is dropped, finished or not.
+struct JoinGuard<T>(Rc<JoinState<T>>);
+
+impl<T> Drop for JoinGuard<T> {
+    fn drop(&mut self) {
+        self.0.dropped.set(true);
+        if let Some(waker) = self.0.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A handle to a spawned task: awaiting it gives the task's output.
+///
+/// Dropping the handle detaches the task, which keeps running.
+///
+/// # Panics
+///
+/// Awaiting the handle panics if the task was dropped before it finished, which
+/// happens only when its ring shuts down.
+#[must_use = "dropping a JoinHandle detaches the task; await it to get the task's output"]
+pub struct JoinHandle<T> {
+    state: Rc<JoinState<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Whether the task has finished (or was dropped at shutdown).
+    pub fn is_finished(&self) -> bool {
+        self.state.dropped.get()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(output) = self.state.output.borrow_mut().take() {
+            return Poll::Ready(output);
+        }
+        if self.state.dropped.get() {
+            panic!("the awaited task was dropped before it finished, because its ring shut down");
+        }
+        let mut waker = self.state.waker.borrow_mut();
+        match waker.as_mut() {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,120 @@
+//! io_uring operations as linear tokens: every submitted operation is completed or
+//! cancelled, never silently lost.
+//!
+//! Async Rust cancels a future by dropping it. With io_uring the kernel keeps working
+//! after the drop: a buffer may still be written, a connection may still be accepted
+//! and then never served, its descriptor never closed. linear-uring makes a submitted
+//! operation a value that must be consumed: [`Op`] is a `#[must_use]` token that only
+//! [`Op::complete`] and [`Op::cancel`] consume, and `cancel` tells you whether the op
+//! really was cancelled or finished first, handing back what it produced.
+//!
+//! Requires Linux 5.11 or later; 6.1 or later for the fastest setup
+//! (`DEFER_TASKRUN`). Missing opcodes are detected at ring creation and reported as
+//! [`ErrorKind::Unsupported`] when used.
+//!
+//! ```
+//! use std::time::Duration;
+//! use linear_uring::{CancelOutcome, Ring};
+//!
+//! let ring = Ring::new()?;
+//! ring.block_on(async {
+//!     // Submitting returns a token: the kernel is working on it.
+//!     let timer = ring.sleep(Duration::from_millis(1));
+//!     // Completing consumes the token and gives the output.
+//!     timer.complete().await?;
+//!
+//!     // Cancelling consumes it too, and says what really happened.
+//!     let timer = ring.sleep(Duration::from_secs(60));
+//!     match timer.cancel().await {
+//!         CancelOutcome::Cancelled(()) => println!("the timer never fired"),
+//!         CancelOutcome::Completed(result) => println!("it fired first: {result:?}"),
+//!     }
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Design
+//!
+//! An operation is described first ([`Prepared`], free to build and to drop), then
+//! submitted ([`Prepared::submit`]), which pushes its entry to the submission queue
+//! at once and returns the token. Many ops can be in flight before any is awaited;
+//! the executor enters the kernel when it has nothing else to run, submitting and
+//! waiting in one system call. A [`Ring`] is both the io_uring instance and a
+//! single-threaded executor ([`Ring::block_on`], [`Ring::spawn`]).
+//!
+//! # Safety model
+//!
+//! Everything the kernel may touch while an op is in flight (its buffers, addresses,
+//! timespecs, the owner of its descriptor) is moved into the ring's op table at
+//! submission and stays there until the kernel's final completion for that op has
+//! been reaped, whatever happens to the token. Soundness therefore never depends on a
+//! destructor running: `mem::forget` of a token leaks at most the table entry until
+//! the ring shuts down. Shutdown cancels every op, reaps every completion, and only
+//! then frees; if the kernel does not answer, the memory is leaked, never freed.
+//!
+//! # Cancellation and drop
+//!
+//! Dropping an unconsumed token (or a `complete()`/`cancel()` future before it
+//! resolves) always does the I/O-safe part first: the op is orphaned, an async cancel
+//! is submitted, its buffers stay owned by the ring until the kernel is done, and a
+//! descriptor produced by a late completion is closed. Then the ring's
+//! [`DropPolicy`] decides:
+//!
+//! | policy | when | then |
+//! |---|---|---|
+//! | [`DropPolicy::Panic`] | default with `debug_assertions` | panic naming the op and the `file:line:column` that submitted it |
+//! | [`DropPolicy::Reclaim`] | default otherwise | nothing more; counted in [`Stats::abandoned`] |
+//! | [`DropPolicy::Abort`] | opt-in | print the same message and abort |
+//!
+//! No panic happens while the thread is already panicking or the ring is shutting
+//! down.
+//!
+//! # Compile-time guarantees and their holes
+//!
+//! Caught by the compiler: an ignored token or future (`#[must_use]`, an error with
+//! `#![deny(unused_must_use)]`); a token used after `complete()` or `cancel()` (both
+//! take `self`); `complete()` on a description that was not submitted (a
+//! [`Prepared`] has no such method); a token sent to another thread (`Op` is
+//! `!Send`).
+//!
+//! Caught only at run time, by the drop policy: a token bound to a variable and
+//! dropped at the end of its scope, `drop(op)`, `?` returning past a live token, a
+//! future holding a token dropped by `select!` or a timeout wrapper.
+//!
+//! Never caught, and still sound: `mem::forget`, `ManuallyDrop`, `Box::leak`, `Rc`
+//! cycles and `process::exit`. The table owns what the kernel may touch, so the worst
+//! outcome is a leak.
+//!
+//! Lints worth turning on in a crate that uses linear-uring:
+//!
+//! ```toml
+//! [lints.rust]
+//! unused_must_use = "deny"
+//! let_underscore_drop = "deny"
+//!
+//! [lints.clippy]
+//! let_underscore_must_use = "deny"
+//! let_underscore_future = "deny"
+//! mem_forget = "deny"
+//! ```
+//!
+//! # Crate features
+//!
+//! None yet.
+
+mod driver;
+mod drop_policy;
+mod error;
+mod exec;
+pub mod op;
+mod ring;
+mod table;
+mod token;
+
+pub use drop_policy::DropPolicy;
+pub use error::{Error, ErrorKind};
+pub use exec::JoinHandle;
+pub use op::{OpKind, Prepared};
+pub use ring::{Ring, RingBuilder, Stats};
+pub use token::{Cancel, CancelOutcome, Complete, Op};

@@ -1,0 +1,140 @@
+//! Operation descriptions: what an op owns, how it becomes a submission entry, how
+//! its completion becomes an output, and what an orphaned completion must release.
+//!
+//! Each operation lives in its own file and has the same shape: a struct owning
+//! everything the kernel may touch, and an [`OpKind`] implementation. Building a
+//! description ([`Prepared`]) is free; [`Prepared::submit`] turns it into a linear
+//! [`Op`] token.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+
+use io_uring::squeue;
+
+use crate::ring::Inner;
+use crate::token::Op;
+
+mod nop;
+mod timeout;
+
+pub use nop::Nop;
+pub use timeout::Timeout;
+
+#[doc(inline)]
+pub use crate::table::Completion;
+
+mod sealed {
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an operation of linear-uring: `OpKind` is sealed",
+        label = "not one of the operations in `linear_uring::op`",
+        note = "what the kernel may touch while an op is in flight is the library's job, so only its own ops implement `OpKind`; to combine ops, write a type that owns their tokens"
+    )]
+    pub trait Sealed {}
+}
+pub(crate) use sealed::Sealed;
+
+/// A kind of io_uring operation: what it produces and what a cancel gives back.
+///
+/// Implemented by the op structs of this crate ([`Nop`], [`Timeout`], ...) and sealed:
+/// the kernel-facing half of an op (its submission entry, and what its memory must
+/// outlive) is this crate's responsibility. To combine operations, implement the
+/// `Linear` trait on your own type instead.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an io_uring operation of linear-uring",
+    note = "operations are the types in `linear_uring::op`; the trait is sealed"
+)]
+pub trait OpKind: Sealed + Sized + 'static {
+    /// What `complete()` resolves to, and what `cancel()` gives back when the op
+    /// finished first.
+    type Output;
+    /// What `cancel()` gives back when the kernel confirms the op did nothing (its
+    /// buffer, for buffer-owning ops).
+    type Residue;
+    /// The op's name, as the kernel's opcode, for messages.
+    const NAME: &'static str;
+    #[doc(hidden)]
+    const OPCODE: u8;
+
+    /// Builds the submission entry. Called once, when the op is already at the heap
+    /// address it keeps until its final completion, so pointers into `self` stay valid.
+    #[doc(hidden)]
+    fn sqe(&mut self) -> squeue::Entry;
+
+    /// Turns the final completion into the output.
+    #[doc(hidden)]
+    fn complete(self, completion: Completion) -> Self::Output;
+
+    /// What is left when the kernel confirms the op was cancelled before it did
+    /// anything.
+    #[doc(hidden)]
+    fn residue(self) -> Self::Residue;
+
+    /// Releases what a completion nobody will claim produced (closes a descriptor),
+    /// returning the number of descriptors closed.
+    #[doc(hidden)]
+    fn release(self, completion: Completion) -> u64 {
+        drop((self, completion));
+        0
+    }
+}
+
+/// An op as the table stores it: type-erased, releasable without knowing its type.
+pub(crate) trait Erased: Any {
+    fn release(self: Box<Self>, completion: Completion) -> u64;
+}
+
+impl<K: OpKind> Erased for K {
+    fn release(self: Box<Self>, completion: Completion) -> u64 {
+        K::release(*self, completion)
+    }
+}
+
+/// An operation described but not submitted: free to build, free to drop.
+///
+/// Submission options are set here, before [`submit`](Prepared::submit); once
+/// submitted, the op is an [`Op`] token and can only be completed or cancelled.
+#[must_use = "an operation description does nothing until it is submitted with `.submit()`"]
+pub struct Prepared<K: OpKind> {
+    ring: Rc<Inner>,
+    op: K,
+}
+
+impl<K: OpKind> Prepared<K> {
+    pub(crate) fn new(ring: Rc<Inner>, op: K) -> Self {
+        Prepared { ring, op }
+    }
+
+    /// Pushes the op to the ring's submission queue and returns its token.
+    ///
+    /// Submission is eager: the entry is in the queue when this returns, and reaches
+    /// the kernel when the executor next parks or the queue fills up, so many ops can
+    /// be in flight before any is awaited.
+    ///
+    /// Submission itself never fails: if the kernel lacks the opcode, or the ring has
+    /// shut down, the token completes at once with that error.
+    ///
+    /// # Cancellation
+    ///
+    /// The token must be consumed by [`Op::complete`] or [`Op::cancel`]. Dropping it
+    /// cancels the op in the kernel (nothing leaks) and then applies the ring's
+    /// [`DropPolicy`](crate::DropPolicy), which by default panics in debug builds,
+    /// naming the line of this call.
+    // No method-level `#[must_use]`: `Op` carries it, and a second one would report
+    // every ignored token twice.
+    #[track_caller]
+    pub fn submit(self) -> Op<K> {
+        let location = Location::caller();
+        let id = self.ring.submit(Box::new(self.op));
+        Op::new(self.ring, id, location)
+    }
+}
+
+impl<K: OpKind> fmt::Debug for Prepared<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("op", &K::NAME)
+            .finish_non_exhaustive()
+    }
+}

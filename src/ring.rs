@@ -1,0 +1,626 @@
+//! The user-facing ring: a cheap `!Send` handle, its builder, and its statistics.
+//!
+//! [`Inner`] is what every handle, token and description shares. It ties the driver
+//! (system calls), the op table (lifecycle) and the executor (tasks) together, and it
+//! runs the executor loop and the shutdown.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+#[cfg(test)]
+use std::io;
+use std::panic::Location;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::driver::{Config, Driver};
+use crate::drop_policy::DropPolicy;
+use crate::error::Error;
+use crate::exec::{Executor, JoinHandle};
+use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
+use crate::table::{CancelStep, OpId, Orphan, Reaped, Table};
+use crate::token::Op;
+
+/// How long shutdown waits for the kernel to answer before it gives up and leaks
+/// what the kernel still holds (see [`Ring`]'s drop).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// An io_uring instance with its executor: runs futures and submits operations.
+///
+/// A `Ring` is a cheap handle (an `Rc`): cloning it shares the ring. It is `!Send`;
+/// a ring, its tokens and its tasks live on the thread that created it. There is no
+/// hidden thread-local ring: resources and ops take the ring they belong to.
+///
+/// # Lifetime
+///
+/// The `Ring` returned by [`Ring::new`] or [`RingBuilder::build`] owns the ring; its
+/// clones are handles that never keep it alive. When the owner is dropped, the ring
+/// shuts down: every spawned task is dropped, every op still in the kernel is
+/// cancelled, and the ring waits for every completion before it unmaps its queues
+/// and frees the buffers. If the kernel does not answer within a few seconds, the
+/// ring leaks its memory and buffers rather than free what the kernel may still
+/// write. Tokens held past the shutdown resolve with the op's completion (usually
+/// `ECANCELED`); new ops fail with [`ErrorKind::ShutDown`](crate::ErrorKind).
+///
+/// Because a clone never keeps the ring alive, a task that holds a clone cannot leak
+/// the ring through a reference cycle.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use linear_uring::{CancelOutcome, Ring};
+///
+/// let ring = Ring::new()?;
+/// ring.block_on(async {
+///     ring.nop().complete().await?;
+///     let timer = ring.sleep(Duration::from_secs(10));
+///     assert!(matches!(timer.cancel().await, CancelOutcome::Cancelled(())));
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Ring {
+    inner: Rc<Inner>,
+    owner: bool,
+}
+
+static_assertions::assert_not_impl_any!(Ring: Send, Sync);
+
+impl Ring {
+    /// A ring with the default settings (see [`RingBuilder`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Setup`](crate::ErrorKind::Setup) if io_uring is unavailable or
+    /// refused; the message says what to check.
+    pub fn new() -> Result<Ring, Error> {
+        Ring::builder().build()
+    }
+
+    /// A builder to choose the ring's size, drop policy and setup flags.
+    pub fn builder() -> RingBuilder {
+        RingBuilder::new()
+    }
+
+    pub(crate) fn inner(&self) -> &Rc<Inner> {
+        &self.inner
+    }
+
+    /// Runs `future` to completion on this thread, together with the spawned tasks.
+    ///
+    /// While nothing is runnable the thread blocks in `io_uring_enter(2)`, submitting
+    /// what is queued and waiting for a completion or a wake from another thread in
+    /// one system call.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside `block_on` on the same ring (from a task), or after the
+    /// ring has shut down. A panic in `future` or in a task propagates out of
+    /// `block_on`.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.inner.block_on(future)
+    }
+
+    /// Spawns a task on the ring's executor and returns a handle to its output.
+    ///
+    /// The task runs while some `block_on` on this ring runs. Dropping the handle
+    /// detaches the task. Tasks still pending when the ring shuts down are dropped,
+    /// which abandons their ops under shutdown rules (cancelled and reaped, no panic).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let handle = self.inner.exec.spawn(future);
+        if self.inner.state.get() != Lifecycle::Running {
+            // Nothing will ever poll it: drop it now.
+            drop(self.inner.exec.take_tasks());
+        }
+        handle
+    }
+
+    /// Submits a nop and returns its token.
+    #[track_caller]
+    pub fn nop(&self) -> Op<Nop> {
+        Nop::new(self).submit()
+    }
+
+    /// Submits a timer that fires after `duration` and returns its token.
+    #[track_caller]
+    pub fn sleep(&self, duration: Duration) -> Op<Timeout> {
+        Timeout::new(self, duration).submit()
+    }
+
+    /// The ring's counters.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.inner.stats.get();
+        stats.in_flight = self.inner.table.borrow().in_flight() as u64;
+        stats
+    }
+
+    /// The drop policy of this ring.
+    pub fn drop_policy(&self) -> DropPolicy {
+        self.inner.policy
+    }
+
+    /// Shuts the ring down now, as dropping its owner would. Idempotent.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+
+    /// Whether the ring has shut down.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.state.get() == Lifecycle::ShutDown
+    }
+}
+
+impl Clone for Ring {
+    /// Another handle to the same ring. A clone does not own the ring: see [`Ring`].
+    fn clone(&self) -> Self {
+        Ring {
+            inner: self.inner.clone(),
+            owner: false,
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if self.owner {
+            self.inner.shutdown();
+        }
+    }
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("owner", &self.owner)
+            .field("policy", &self.inner.policy)
+            .field("state", &self.inner.state.get())
+            .field("driver", &self.inner.driver.borrow())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Settings for a new [`Ring`].
+///
+/// By default the ring has 256 entries, the default [`DropPolicy`], no SQPOLL
+/// thread, and the fastest single-threaded task-run mode the kernel accepts:
+/// `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN` (Linux 6.1), else
+/// `IORING_SETUP_COOP_TASKRUN` (5.19), else none. A ring is only ever used from one
+/// thread, so the kernel can skip its submission locking (`SINGLE_ISSUER`), and
+/// completions are processed in batches when the thread enters the kernel to wait,
+/// instead of interrupting it as they arrive (`DEFER_TASKRUN`).
+#[derive(Debug, Clone)]
+pub struct RingBuilder {
+    config: Config,
+    policy: DropPolicy,
+}
+
+impl RingBuilder {
+    fn new() -> Self {
+        RingBuilder {
+            config: Config {
+                entries: 256,
+                sqpoll_idle: None,
+                fast_taskrun: true,
+                masked_opcodes: Vec::new(),
+            },
+            policy: DropPolicy::default(),
+        }
+    }
+
+    /// Submission queue size (the completion queue is twice as large). More ops than
+    /// this may be in flight: a full queue is flushed to the kernel, never an error.
+    pub fn entries(mut self, entries: u32) -> Self {
+        self.config.entries = entries;
+        self
+    }
+
+    /// What a dropped, unconsumed token does beyond its I/O-safe cleanup.
+    pub fn drop_policy(mut self, policy: DropPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Use a kernel thread to poll the submission queue (`IORING_SETUP_SQPOLL`),
+    /// which sleeps after `idle` without work; `None` (the default) submits with
+    /// `io_uring_enter(2)`. SQPOLL excludes `DEFER_TASKRUN`.
+    pub fn sqpoll(mut self, idle: Option<Duration>) -> Self {
+        self.config.sqpoll_idle = idle;
+        self
+    }
+
+    /// Whether to ask for `SINGLE_ISSUER | DEFER_TASKRUN` (or `COOP_TASKRUN`); on by
+    /// default. Off leaves the kernel's default task-run mode.
+    pub fn fast_taskrun(mut self, enabled: bool) -> Self {
+        self.config.fast_taskrun = enabled;
+        self
+    }
+
+    /// Treat `opcode` as missing from the kernel, for testing the unsupported path.
+    #[cfg(test)]
+    pub(crate) fn mask_opcode(mut self, opcode: u8) -> Self {
+        self.config.masked_opcodes.push(opcode);
+        self
+    }
+
+    /// Creates the ring.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Setup`](crate::ErrorKind::Setup) if `io_uring_setup(2)` fails
+    /// (io_uring disabled or unavailable, too many entries, no memory); the message
+    /// says what to check.
+    pub fn build(self) -> Result<Ring, Error> {
+        let driver = Driver::new(&self.config)?;
+        let exec = Executor::new(driver.notifier().clone());
+        let inner = Inner {
+            driver: RefCell::new(Some(driver)),
+            table: RefCell::new(Table::new()),
+            exec,
+            stats: Cell::new(Stats::default()),
+            policy: self.policy,
+            state: Cell::new(Lifecycle::Running),
+            wakers: Cell::new(Vec::new()),
+            released: Cell::new(Vec::new()),
+        };
+        Ok(Ring {
+            inner: Rc::new(inner),
+            owner: true,
+        })
+    }
+}
+
+/// A ring's counters, from [`Ring::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Operations pushed to the kernel.
+    pub submitted: u64,
+    /// Final completions reaped from the kernel.
+    pub completed: u64,
+    /// Completions that reported the op cancelled (`ECANCELED`), whoever asked.
+    pub cancelled: u64,
+    /// Tokens dropped without being consumed (including `complete()` and `cancel()`
+    /// futures dropped before they resolved), counted under every policy.
+    pub abandoned: u64,
+    /// Descriptors produced by abandoned ops that the ring closed on their behalf.
+    pub fds_closed: u64,
+    /// Operations the kernel may still be working on.
+    pub in_flight: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    Running,
+    ShuttingDown,
+    ShutDown,
+}
+
+/// The state every handle, token and description of one ring shares.
+pub(crate) struct Inner {
+    /// `None` once the ring has shut down.
+    driver: RefCell<Option<Driver>>,
+    table: RefCell<Table<Box<dyn Erased>>>,
+    exec: Executor,
+    stats: Cell<Stats>,
+    policy: DropPolicy,
+    state: Cell<Lifecycle>,
+    /// Scratch space for the wakers and orphan releases of one reap, kept to avoid an
+    /// allocation per tick.
+    wakers: Cell<Vec<Waker>>,
+    released: Cell<Vec<(Box<dyn Erased>, Completion)>>,
+}
+
+impl Inner {
+    fn update_stats(&self, f: impl FnOnce(&mut Stats)) {
+        let mut stats = self.stats.get();
+        f(&mut stats);
+        self.stats.set(stats);
+    }
+
+    /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
+    /// reach the kernel is recorded as completed with the reason.
+    pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>) -> OpId {
+        let mut driver = self.driver.borrow_mut();
+        let mut table = self.table.borrow_mut();
+        let driver = match driver.as_mut() {
+            None => {
+                let err = Error::shut_down(K::NAME).into();
+                return table.insert_completed(op, Completion::failed(err));
+            }
+            Some(driver) if !driver.supports(K::OPCODE) => {
+                let err = Error::unsupported(K::NAME, K::OPCODE).into();
+                return table.insert_completed(op, Completion::failed(err));
+            }
+            Some(driver) => driver,
+        };
+        // Built while `op` sits at its final heap address: moving the box into the
+        // table moves the pointer, not the op.
+        let sqe = op.sqe();
+        let id = table.insert(op);
+        let sqe = sqe.user_data(id.to_user_data());
+        // SAFETY: every pointer in the entry points into the boxed op, which the
+        // table now owns. The table hands it out only after the op's final completion
+        // was reaped (`poll`, `Reaped::Release`, `take_completed`), and never drops
+        // the data of an op still in flight, not even when the table itself is
+        // dropped (see `Table`'s `Drop`). A leaked token leaves the data in the table.
+        match unsafe { driver.push(&sqe) } {
+            Ok(()) => {
+                self.update_stats(|s| s.submitted += 1);
+            }
+            Err(err) => {
+                // The entry never reached the queue, so the kernel never saw it.
+                let _ = table.complete(id, Completion::failed(err));
+            }
+        }
+        id
+    }
+
+    pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
+        self.table.borrow_mut().poll(id, waker)
+    }
+
+    /// Submits an async cancel for `id`, unless one was sent or it already finished.
+    pub(crate) fn request_cancel(&self, id: OpId) {
+        let step = self.table.borrow_mut().cancel(id);
+        if step == CancelStep::Submit {
+            self.push_cancel(id);
+        }
+    }
+
+    fn push_cancel(&self, id: OpId) {
+        if let Some(driver) = self.driver.borrow_mut().as_mut() {
+            // If even flushing fails the ring is broken; the shutdown will retry.
+            let _ = driver.push_cancel(id.to_user_data());
+        }
+    }
+
+    /// The token of `id` was dropped unconsumed: make it I/O-safe, then apply the
+    /// drop policy.
+    pub(crate) fn abandon(
+        &self,
+        id: OpId,
+        name: &'static str,
+        location: &'static Location<'static>,
+    ) {
+        let orphan = self.table.borrow_mut().orphan(id);
+        match orphan {
+            Orphan::InFlight { submit_cancel } => {
+                if submit_cancel {
+                    self.push_cancel(id);
+                }
+            }
+            Orphan::Completed(data, completion) => {
+                let closed = data.release(completion);
+                self.update_stats(|s| s.fds_closed += closed);
+            }
+        }
+        self.update_stats(|s| s.abandoned += 1);
+        let quiet = self.state.get() != Lifecycle::Running;
+        self.policy.abandoned(name, location, quiet);
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            self.state.get() == Lifecycle::Running,
+            "Ring::block_on called on a ring that has shut down (its owning Ring was \
+             dropped or shut down; clones do not keep a ring alive)"
+        );
+        assert!(
+            self.exec.enter(),
+            "Ring::block_on called from inside block_on on the same ring; spawn the \
+             future or await it instead"
+        );
+        let _running = RunningGuard(self);
+        let mut future = pin!(future);
+        let waker = self.exec.main_waker().clone();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if self.exec.take_main_wake() {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            self.exec.run_woken();
+            self.turn();
+        }
+    }
+
+    /// Enters the kernel (blocking if nothing is runnable) and processes completions.
+    fn turn(&self) {
+        let wait = self.exec.park();
+        let entered = match self.driver.borrow_mut().as_mut() {
+            Some(driver) => driver.enter(wait),
+            None => Ok(()),
+        };
+        self.exec.unpark();
+        if let Err(err) = entered {
+            panic!("io_uring_enter failed: {err}; the ring cannot continue");
+        }
+        self.reap();
+    }
+
+    /// Hands every available completion to the table, then wakes tokens and
+    /// releases orphans with no borrow held.
+    fn reap(&self) {
+        let mut wakers = self.wakers.take();
+        let mut released = self.released.take();
+        let mut stats = self.stats.get();
+        {
+            let mut driver = self.driver.borrow_mut();
+            let Some(driver) = driver.as_mut() else {
+                return;
+            };
+            let mut table = self.table.borrow_mut();
+            let shutting_down = self.state.get() != Lifecycle::Running;
+            driver.reap(shutting_down, |user_data, res, flags| {
+                let Some(id) = OpId::from_user_data(user_data) else {
+                    debug_assert!(false, "driver handed on its own user_data {user_data:#x}");
+                    return;
+                };
+                stats.completed += 1;
+                if res == -libc::ECANCELED {
+                    stats.cancelled += 1;
+                }
+                match table.complete(id, Completion::from_cqe(res, flags)) {
+                    Reaped::Wake(waker) => wakers.extend(waker),
+                    Reaped::Release(data, completion) => released.push((data, completion)),
+                    Reaped::Stale(completion) => {
+                        debug_assert!(false, "stale completion for {id:?}: {completion:?}");
+                    }
+                }
+            });
+        }
+        for (data, completion) in released.drain(..) {
+            stats.fds_closed += data.release(completion);
+        }
+        self.stats.set(stats);
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        self.wakers.set(wakers);
+        self.released.set(released);
+    }
+
+    /// Drops every task, cancels every op in flight and waits for the kernel to give
+    /// everything back, then closes the ring. See [`Ring`]'s "Lifetime".
+    fn shutdown(&self) {
+        if self.state.get() != Lifecycle::Running {
+            return;
+        }
+        assert!(
+            !self.exec.is_running(),
+            "the owning Ring was dropped (or shut down) inside its own block_on; keep \
+             the owner outside the futures it runs"
+        );
+        self.state.set(Lifecycle::ShuttingDown);
+        // Dropping a task may spawn another or drop tokens: no borrow is held here.
+        loop {
+            let tasks = self.exec.take_tasks();
+            if tasks.is_empty() {
+                break;
+            }
+            drop(tasks);
+        }
+        let cancels = self.table.borrow_mut().cancel_all();
+        if let Some(driver) = self.driver.borrow_mut().as_mut() {
+            for id in cancels {
+                let _ = driver.push_cancel(id.to_user_data());
+            }
+            let _ = driver.push_cancel_wake();
+        }
+        let mut last_progress = Instant::now();
+        let mut remaining = self.table.borrow().in_flight();
+        while remaining > 0 || self.wake_armed() {
+            if last_progress.elapsed() > SHUTDOWN_GRACE {
+                break;
+            }
+            if let Some(driver) = self.driver.borrow_mut().as_mut() {
+                let _ = driver.enter_timeout(Duration::from_millis(100));
+            }
+            self.reap();
+            let now = self.table.borrow().in_flight();
+            if now < remaining {
+                last_progress = Instant::now();
+            }
+            remaining = now;
+        }
+        let driver = self.driver.borrow_mut().take();
+        if remaining == 0 && !driver.as_ref().is_some_and(Driver::wake_armed) {
+            drop(driver);
+        } else {
+            // The kernel still holds buffers of this ring: unmapping is safe (the
+            // kernel keeps its own reference), but freeing them is not, so the
+            // driver's wake buffer and the table's in-flight data are leaked.
+            std::mem::forget(driver);
+        }
+        self.state.set(Lifecycle::ShutDown);
+    }
+
+    fn wake_armed(&self) -> bool {
+        self.driver
+            .borrow()
+            .as_ref()
+            .is_some_and(Driver::wake_armed)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Only the owner's drop starts a shutdown, and the owner holds a reference,
+        // so this has run already unless the owner was leaked.
+        self.shutdown();
+        // No token is left: release completions nobody will claim (close the
+        // descriptors they produced).
+        let unclaimed = self.table.get_mut().take_completed();
+        for (data, completion) in unclaimed {
+            data.release(completion);
+        }
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("state", &self.state.get())
+            .field("table", &self.table.borrow())
+            .field("exec", &self.exec)
+            .finish_non_exhaustive()
+    }
+}
+
+struct RunningGuard<'a>(&'a Inner);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.exec.exit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn unsupported_opcode_fails_the_op_clearly() {
+        let ring = Ring::builder()
+            .mask_opcode(io_uring::opcode::Nop::CODE)
+            .build()
+            .unwrap();
+        let err = ring
+            .block_on(async { ring.nop().complete().await })
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<Error>());
+        assert_eq!(inner.map(Error::kind), Some(ErrorKind::Unsupported));
+        assert!(
+            err.to_string()
+                .contains("does not support the Nop operation"),
+            "{err}"
+        );
+        // It never reached the kernel, and the ring still works for other ops.
+        assert_eq!(ring.stats().submitted, 0);
+        assert_eq!(ring.stats().in_flight, 0);
+        ring.block_on(async { ring.sleep(Duration::from_millis(1)).complete().await })
+            .unwrap();
+    }
+
+    #[test]
+    fn unsupported_opcode_cancel_reports_completed_error() {
+        let ring = Ring::builder()
+            .mask_opcode(io_uring::opcode::Nop::CODE)
+            .build()
+            .unwrap();
+        let outcome = ring.block_on(async { ring.nop().cancel().await });
+        let err = outcome.completed().expect("not cancelled").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    }
+}

@@ -1,0 +1,446 @@
+//! The op table: a slab of in-flight operations and their lifecycle.
+//!
+//! This is a pure state machine. It makes no system call and knows nothing of
+//! io_uring beyond the shape of a completion; the driver feeds it completions and the
+//! tokens poll it. Every slot moves through these states:
+//!
+//! ```text
+//!            insert                complete (kernel)            poll (token)
+//!   Vacant ─────────▶ Waiting ──────────────────▶ Completed ─────────────▶ Vacant
+//!                        │                            │
+//!                        │ orphan (token dropped)     │ orphan: release now
+//!                        ▼                            ▼
+//!                    Orphaned ──── complete ────▶ Vacant (data handed back to release)
+//! ```
+//!
+//! The data `D` is whatever the kernel may touch while the op is in flight (buffers,
+//! addresses, the owner of the descriptor). The table owns it from `insert` until the
+//! final completion has been handed out, and it never drops data whose op may still be
+//! in the kernel: not on `orphan`, and not when the table itself is dropped.
+//!
+//! Slots are addressed by an [`OpId`] carrying the slot index and a generation that
+//! changes every time the slot is reused, so a stale id or completion can never reach
+//! the op that now lives in the slot.
+
+use std::fmt;
+use std::io;
+use std::mem;
+use std::task::{Poll, Waker};
+
+/// The identity of one submitted operation: slot index plus generation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct OpId {
+    index: u32,
+    generation: u32,
+}
+
+/// Generations use 31 bits, so an encoded id never has the top bit of `user_data` set;
+/// the driver keeps that half of the space for its own entries.
+const GENERATION_MASK: u32 = 0x7fff_ffff;
+
+impl OpId {
+    /// The `user_data` value that carries this id through the kernel.
+    pub(crate) fn to_user_data(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The id a `user_data` value carries, if it is one of the table's.
+    pub(crate) fn from_user_data(user_data: u64) -> Option<OpId> {
+        let generation = (user_data >> 32) as u32;
+        if generation > GENERATION_MASK {
+            return None;
+        }
+        Some(OpId {
+            index: user_data as u32,
+            generation,
+        })
+    }
+}
+
+impl fmt::Debug for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OpId({}v{})", self.index, self.generation)
+    }
+}
+
+/// The final result of an operation: its CQE's result (or the library's own error
+/// when it never reached the kernel) and flags.
+#[derive(Debug)]
+pub struct Completion {
+    pub(crate) result: io::Result<u32>,
+    pub(crate) flags: u32,
+}
+
+impl Completion {
+    /// A completion from the kernel's `res` and `flags`.
+    pub(crate) fn from_cqe(res: i32, flags: u32) -> Completion {
+        let result = if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res as u32)
+        };
+        Completion { result, flags }
+    }
+
+    /// A completion for an op that failed before the kernel saw it.
+    pub(crate) fn failed(err: io::Error) -> Completion {
+        Completion {
+            result: Err(err),
+            flags: 0,
+        }
+    }
+
+    /// The result: the CQE's non-negative `res`, or the error it reported (or the
+    /// library's, for an op that never reached the kernel).
+    pub fn result(&self) -> Result<u32, &io::Error> {
+        self.result.as_ref().copied()
+    }
+
+    /// The CQE's flags (`IORING_CQE_F_*`).
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// The errno of a failed completion.
+    pub(crate) fn errno(&self) -> Option<i32> {
+        self.result.as_ref().err().and_then(io::Error::raw_os_error)
+    }
+}
+
+enum State<D> {
+    Vacant {
+        next_free: u32,
+    },
+    Waiting {
+        data: D,
+        waker: Option<Waker>,
+        cancel_sent: bool,
+    },
+    Completed {
+        data: D,
+        completion: Completion,
+    },
+    Orphaned {
+        data: D,
+    },
+}
+
+struct Slot<D> {
+    generation: u32,
+    state: State<D>,
+}
+
+const NO_FREE: u32 = u32::MAX;
+
+/// What the table asks of its caller when a completion arrives.
+#[derive(Debug)]
+pub(crate) enum Reaped<D> {
+    /// The op's token is alive: wake whoever polled it last.
+    Wake(Option<Waker>),
+    /// The token was dropped: release the data (close a descriptor it produced, free
+    /// its buffers). The slot is free again.
+    Release(D, Completion),
+    /// No op with this id is waiting for a completion. Never happens unless the
+    /// library has a bug; the caller reports it.
+    Stale(Completion),
+}
+
+/// What `cancel` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelStep {
+    /// Submit an async cancel for this op now.
+    Submit,
+    /// A cancel was already submitted; wait for the op's completion.
+    AlreadySubmitted,
+    /// The op has already completed; there is nothing to cancel.
+    Completed,
+}
+
+/// What `orphan` found.
+#[derive(Debug)]
+pub(crate) enum Orphan<D> {
+    /// The op is still in the kernel; the table keeps its data until the completion.
+    /// `submit_cancel` says whether an async cancel still needs to be submitted.
+    InFlight { submit_cancel: bool },
+    /// The op had completed but nobody took the result: release it now.
+    Completed(D, Completion),
+}
+
+/// The slab of operations. See the module docs for the lifecycle.
+pub(crate) struct Table<D> {
+    slots: Vec<Slot<D>>,
+    free_head: u32,
+    in_flight: usize,
+}
+
+impl<D> Table<D> {
+    pub(crate) fn new() -> Self {
+        Table {
+            slots: Vec::new(),
+            free_head: NO_FREE,
+            in_flight: 0,
+        }
+    }
+
+    /// Operations the kernel may still be working on (waiting or orphaned).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Adds an op that is about to be pushed to the kernel.
+    pub(crate) fn insert(&mut self, data: D) -> OpId {
+        self.in_flight += 1;
+        self.occupy(State::Waiting {
+            data,
+            waker: None,
+            cancel_sent: false,
+        })
+    }
+
+    /// Adds an op that failed before reaching the kernel; its token will find the
+    /// completion on the first poll.
+    pub(crate) fn insert_completed(&mut self, data: D, completion: Completion) -> OpId {
+        self.occupy(State::Completed { data, completion })
+    }
+
+    fn occupy(&mut self, state: State<D>) -> OpId {
+        if self.free_head == NO_FREE {
+            let index = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|&i| i != NO_FREE)
+                .expect("op table is full: more than 2^32 - 1 operations alive");
+            self.slots.push(Slot {
+                generation: 0,
+                state,
+            });
+            return OpId {
+                index,
+                generation: 0,
+            };
+        }
+        let index = self.free_head;
+        let slot = &mut self.slots[index as usize];
+        match mem::replace(&mut slot.state, state) {
+            State::Vacant { next_free } => self.free_head = next_free,
+            _ => panic!("op table: free list points at an occupied slot {index}"),
+        }
+        OpId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    fn vacate(&mut self, index: u32) -> State<D> {
+        let slot = &mut self.slots[index as usize];
+        slot.generation = (slot.generation + 1) & GENERATION_MASK;
+        let old = mem::replace(
+            &mut slot.state,
+            State::Vacant {
+                next_free: self.free_head,
+            },
+        );
+        self.free_head = index;
+        old
+    }
+
+    fn slot_mut(&mut self, id: OpId) -> Option<&mut Slot<D>> {
+        self.slots
+            .get_mut(id.index as usize)
+            .filter(|slot| slot.generation == id.generation)
+    }
+
+    /// Records the kernel's completion for the op `id`.
+    pub(crate) fn complete(&mut self, id: OpId, completion: Completion) -> Reaped<D> {
+        let Some(slot) = self.slot_mut(id) else {
+            return Reaped::Stale(completion);
+        };
+        match &mut slot.state {
+            State::Waiting { .. } => {
+                let State::Waiting { data, waker, .. } =
+                    mem::replace(&mut slot.state, State::Vacant { next_free: NO_FREE })
+                else {
+                    unreachable!("matched Waiting above")
+                };
+                slot.state = State::Completed { data, completion };
+                self.in_flight -= 1;
+                Reaped::Wake(waker)
+            }
+            State::Orphaned { .. } => {
+                self.in_flight -= 1;
+                let State::Orphaned { data } = self.vacate(id.index) else {
+                    unreachable!("matched Orphaned above")
+                };
+                Reaped::Release(data, completion)
+            }
+            State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
+        }
+    }
+
+    /// Polls the op `id` on behalf of its token: its data and completion once the
+    /// kernel has answered (the slot is then free), otherwise registers `waker`.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live token's op: the token layer never does that.
+    pub(crate) fn poll(&mut self, id: OpId, waker: &Waker) -> Poll<(D, Completion)> {
+        let slot = self.live_slot(id, "poll");
+        match &mut slot.state {
+            State::Waiting {
+                waker: Some(old), ..
+            } => {
+                if !old.will_wake(waker) {
+                    old.clone_from(waker);
+                }
+                Poll::Pending
+            }
+            State::Waiting { waker: stored, .. } => {
+                *stored = Some(waker.clone());
+                Poll::Pending
+            }
+            State::Completed { .. } => {
+                let State::Completed { data, completion } = self.vacate(id.index) else {
+                    unreachable!("matched Completed above")
+                };
+                Poll::Ready((data, completion))
+            }
+            State::Vacant { .. } | State::Orphaned { .. } => {
+                panic!("op table: {id:?} polled after its token was given up")
+            }
+        }
+    }
+
+    /// Whether a cancel must be submitted for the op `id`. Marks it as submitted.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live token's op.
+    pub(crate) fn cancel(&mut self, id: OpId) -> CancelStep {
+        let slot = self.live_slot(id, "cancel");
+        match &mut slot.state {
+            State::Waiting { cancel_sent, .. } if *cancel_sent => CancelStep::AlreadySubmitted,
+            State::Waiting { cancel_sent, .. } => {
+                *cancel_sent = true;
+                CancelStep::Submit
+            }
+            State::Completed { .. } => CancelStep::Completed,
+            State::Vacant { .. } | State::Orphaned { .. } => {
+                panic!("op table: {id:?} cancelled after its token was given up")
+            }
+        }
+    }
+
+    /// The token of op `id` was dropped without being consumed.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live token's op.
+    pub(crate) fn orphan(&mut self, id: OpId) -> Orphan<D> {
+        let slot = self.live_slot(id, "orphan");
+        match &mut slot.state {
+            State::Waiting { .. } => {
+                let State::Waiting {
+                    data,
+                    cancel_sent,
+                    waker,
+                } = mem::replace(&mut slot.state, State::Vacant { next_free: NO_FREE })
+                else {
+                    unreachable!("matched Waiting above")
+                };
+                slot.state = State::Orphaned { data };
+                // A waker's drop is user code: only once the slot is whole again.
+                drop(waker);
+                Orphan::InFlight {
+                    submit_cancel: !cancel_sent,
+                }
+            }
+            State::Completed { .. } => {
+                let State::Completed { data, completion } = self.vacate(id.index) else {
+                    unreachable!("matched Completed above")
+                };
+                Orphan::Completed(data, completion)
+            }
+            State::Vacant { .. } | State::Orphaned { .. } => {
+                panic!("op table: {id:?} orphaned twice")
+            }
+        }
+    }
+
+    fn live_slot(&mut self, id: OpId, what: &str) -> &mut Slot<D> {
+        match self.slot_mut(id) {
+            Some(slot) => slot,
+            None => panic!("op table: {what} of {id:?}, which is no longer in the table"),
+        }
+    }
+
+    /// Marks every waiting op as cancelled and returns the ids to cancel: waiting ops
+    /// whose cancel was not submitted yet, and every orphan (its cancel may not have
+    /// been submitted if the driver was busy; a second cancel is harmless).
+    pub(crate) fn cancel_all(&mut self) -> Vec<OpId> {
+        let mut ids = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let id = OpId {
+                index: index as u32,
+                generation: slot.generation,
+            };
+            match &mut slot.state {
+                State::Waiting { cancel_sent, .. } if !*cancel_sent => {
+                    *cancel_sent = true;
+                    ids.push(id);
+                }
+                // An orphan's cancel was submitted when it was orphaned, unless the
+                // ring was already shutting down; a second cancel is harmless.
+                State::Orphaned { .. } => ids.push(id),
+                _ => {}
+            }
+        }
+        ids
+    }
+
+    /// Takes out every completion nobody will claim any more. Called only when no
+    /// token is left (the ring's last reference is going away).
+    pub(crate) fn take_completed(&mut self) -> Vec<(D, Completion)> {
+        let mut taken = Vec::new();
+        for index in 0..self.slots.len() {
+            if matches!(self.slots[index].state, State::Completed { .. }) {
+                if let State::Completed { data, completion } = self.vacate(index as u32) {
+                    taken.push((data, completion));
+                }
+            }
+        }
+        taken
+    }
+}
+
+impl<D> Drop for Table<D> {
+    fn drop(&mut self) {
+        // Data of an op the kernel may still be using must never be freed: if the
+        // ring could not reap it, leak it. All of it is leaked before any waker is
+        // dropped, since a waker's drop is user code and may panic. Everything else
+        // drops normally.
+        let mut wakers = Vec::new();
+        for slot in &mut self.slots {
+            let state = mem::replace(&mut slot.state, State::Vacant { next_free: NO_FREE });
+            match state {
+                State::Waiting { data, waker, .. } => {
+                    mem::forget(data);
+                    wakers.extend(waker);
+                }
+                State::Orphaned { data } => mem::forget(data),
+                other => slot.state = other,
+            }
+        }
+        drop(wakers);
+    }
+}
+
+impl<D> fmt::Debug for Table<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("slots", &self.slots.len())
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,533 @@
+use super::*;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+use std::{fmt, io, mem};
+
+type DropLog = Rc<RefCell<Vec<u32>>>;
+
+/// Op data that carries its op number and logs its drop.
+#[derive(Debug)]
+struct Data {
+    op: u32,
+    drops: DropLog,
+}
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        self.drops.borrow_mut().push(self.op);
+    }
+}
+
+fn tracked(op: u32, drops: &DropLog) -> Data {
+    let drops = Rc::clone(drops);
+    Data { op, drops }
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Counter {
+    fn wakes(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn counting_waker() -> (Arc<Counter>, Waker) {
+    let counter = Arc::new(Counter::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    (counter, waker)
+}
+
+/// splitmix64: small, seedable, good enough to drive a model test.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+}
+
+/// Where a random run is, printed in every assertion so a failure reproduces.
+#[derive(Clone, Copy)]
+struct At {
+    seed: u64,
+    step: usize,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed={} step={}", self.seed, self.step)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    Waiting,
+    Completed,
+    Orphaned,
+}
+
+use Phase::{Completed, Orphaned, Waiting};
+
+/// The model of an op whose slot is occupied.
+#[derive(Clone, Copy, Debug)]
+struct LiveOp {
+    id: OpId,
+    op: u32,
+    phase: Phase,
+    /// Whether `cancel` was called while it was waiting.
+    cancel_sent: bool,
+    /// The waker the table holds for it, an index into `Harness::wakers`.
+    waker: Option<usize>,
+    /// The `(res, flags)` its completion carries, once completed.
+    completion: (i32, u32),
+}
+
+fn check_completion(at: At, c: &Completion, want: (i32, u32)) {
+    let res = c
+        .result
+        .as_ref()
+        .map_or_else(|_| -c.errno().unwrap_or(0), |&n| n as i32);
+    assert_eq!((res, c.flags), want, "{at}: completion (res, flags)");
+}
+
+/// A table driven by random steps, next to a model of what it must hold.
+struct Harness {
+    at: At,
+    rng: Rng,
+    table: Table<Data>,
+    drops: DropLog,
+    wakers: [(Arc<Counter>, Waker); 3],
+    /// Ops whose slot is occupied; every other op's data has been handed back.
+    live: Vec<LiveOp>,
+    /// Ids whose slot was vacated, and maybe reused since.
+    dead: Vec<OpId>,
+    next_op: u32,
+    /// Most ops ever live at once: the slab must never grow past it.
+    peak: usize,
+    /// How many live ops the run aims for.
+    cap: usize,
+}
+
+impl Harness {
+    fn new(seed: u64) -> Self {
+        let mut rng = Rng(seed);
+        let cap = 1 + rng.below(48);
+        Harness {
+            at: At { seed, step: 0 },
+            rng,
+            table: Table::new(),
+            drops: DropLog::default(),
+            wakers: [(); 3].map(|()| counting_waker()),
+            live: Vec::new(),
+            dead: Vec::new(),
+            next_op: 0,
+            peak: 0,
+            cap,
+        }
+    }
+
+    fn step(&mut self) {
+        let roll = self.rng.below(100);
+        match roll {
+            0 => self.cancel_all(),
+            1..=4 => self.stale(),
+            _ if self.live.is_empty() || roll < 35 && self.live.len() < self.cap => {
+                self.insert(roll < 30);
+            }
+            _ => {
+                let idx = self.rng.below(self.live.len());
+                match (self.live[idx].phase, self.rng.below(8)) {
+                    // The kernel completes; a completed op gets a stale second completion.
+                    (Orphaned, _) | (Waiting, 0..=2) | (Completed, 0) => self.complete(idx),
+                    (_, 1..=4) => self.poll(idx),
+                    (_, 5) => self.cancel(idx),
+                    _ => self.orphan(idx),
+                }
+            }
+        }
+        self.check();
+        self.at.step += 1;
+    }
+
+    fn insert(&mut self, waiting: bool) {
+        let (at, op) = (self.at, self.next_op);
+        self.next_op += 1;
+        let data = tracked(op, &self.drops);
+        let errno = 1 + self.rng.below(130) as i32;
+        let (id, phase) = if waiting {
+            (self.table.insert(data), Waiting)
+        } else {
+            let failed = Completion::failed(io::Error::from_raw_os_error(errno));
+            (self.table.insert_completed(data, failed), Completed)
+        };
+        let unique = self.live.iter().all(|l| l.id != id);
+        assert!(unique, "{at}: {id:?} handed out twice");
+        self.live.push(LiveOp {
+            id,
+            op,
+            phase,
+            cancel_sent: false,
+            waker: None,
+            completion: (-errno, 0),
+        });
+        self.peak = self.peak.max(self.live.len());
+    }
+
+    fn complete(&mut self, idx: usize) {
+        let (at, live) = (self.at, self.live[idx]);
+        let user_data = live.id.to_user_data();
+        assert_eq!(user_data >> 63, 0, "{at}: {live:?} sets the top bit");
+        let id = OpId::from_user_data(user_data).expect("an op's user_data decodes");
+        assert_eq!(id, live.id, "{at}: user_data round trip");
+        let (res, flags) = ([-125, (live.op & 0xfff) as i32][self.rng.below(2)], live.op);
+        let before = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
+        let reaped = self.table.complete(id, Completion::from_cqe(res, flags));
+        if live.phase != Completed {
+            let l = &mut self.live[idx];
+            (l.phase, l.waker, l.completion) = (Completed, None, (res, flags));
+        }
+        match reaped {
+            Reaped::Wake(woken) if live.phase == Waiting => {
+                // Wakes exactly the waker of the last poll, or none if never polled.
+                woken.into_iter().for_each(Waker::wake);
+                for (i, (counter, _)) in self.wakers.iter().enumerate() {
+                    let want = before[i] + usize::from(live.waker == Some(i));
+                    assert_eq!(counter.wakes(), want, "{at}: wakes of waker {i}");
+                }
+            }
+            Reaped::Release(data, c) if live.phase == Orphaned => self.release(idx, data, &c),
+            Reaped::Stale(c) if live.phase == Completed => check_completion(at, &c, (res, flags)),
+            other => panic!("{at}: completion of {live:?} gave {other:?}"),
+        }
+    }
+
+    fn stale(&mut self) {
+        let at = self.at;
+        let id = match self.dead.len() {
+            0 => OpId::from_user_data(u64::from(u32::MAX - 1)).expect("a valid id"),
+            n => self.dead[self.rng.below(n)],
+        };
+        match self.table.complete(id, Completion::from_cqe(-125, 7)) {
+            Reaped::Stale(c) => check_completion(at, &c, (-125, 7)),
+            other => panic!("{at}: completion of stale {id:?} gave {other:?}"),
+        }
+    }
+
+    fn poll(&mut self, idx: usize) {
+        let (at, live) = (self.at, self.live[idx]);
+        let w = self.rng.below(self.wakers.len());
+        match self.table.poll(live.id, &self.wakers[w].1) {
+            Poll::Pending if live.phase == Waiting => self.live[idx].waker = Some(w),
+            Poll::Ready((data, c)) if live.phase == Completed => self.release(idx, data, &c),
+            other => panic!("{at}: poll of {live:?} gave {other:?}"),
+        }
+    }
+
+    fn cancel(&mut self, idx: usize) {
+        let (at, live) = (self.at, self.live[idx]);
+        let want = match live.phase {
+            Waiting if live.cancel_sent => CancelStep::AlreadySubmitted,
+            Waiting => CancelStep::Submit,
+            _ => CancelStep::Completed,
+        };
+        let got = self.table.cancel(live.id);
+        assert_eq!(got, want, "{at}: cancel of {live:?}");
+        self.live[idx].cancel_sent |= live.phase == Waiting;
+    }
+
+    fn orphan(&mut self, idx: usize) {
+        let (at, live) = (self.at, self.live[idx]);
+        match self.table.orphan(live.id) {
+            Orphan::InFlight { submit_cancel } if live.phase == Waiting => {
+                assert_eq!(submit_cancel, !live.cancel_sent, "{at}: {live:?}");
+                (self.live[idx].phase, self.live[idx].waker) = (Orphaned, None);
+            }
+            Orphan::Completed(data, c) if live.phase == Completed => self.release(idx, data, &c),
+            other => panic!("{at}: orphan of {live:?} gave {other:?}"),
+        }
+    }
+
+    fn cancel_all(&mut self) {
+        let ids = self.table.cancel_all();
+        let mut got: Vec<_> = ids.iter().map(|id| id.to_user_data()).collect();
+        let mut want = Vec::new();
+        for live in &mut self.live {
+            // An orphan's cancel is asked for again: the ring may be shutting down.
+            if live.phase == Orphaned || live.phase == Waiting && !live.cancel_sent {
+                live.cancel_sent = true;
+                want.push(live.id.to_user_data());
+            }
+        }
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "{}: cancel_all ids", self.at);
+    }
+
+    /// Checks what the table handed back for the `idx`th live op and drops the data;
+    /// the op's id is stale from now on.
+    fn release(&mut self, idx: usize, data: Data, c: &Completion) {
+        let (at, live) = (self.at, self.live.swap_remove(idx));
+        assert_eq!(data.op, live.op, "{at}: data of another op handed back");
+        check_completion(at, c, live.completion);
+        drop(data);
+        self.dead.push(live.id);
+    }
+
+    fn check(&self) {
+        let at = self.at;
+        let in_flight = self.live.iter().filter(|l| l.phase != Completed).count();
+        assert_eq!(self.table.in_flight(), in_flight, "{at}: in_flight");
+        let released = self.next_op as usize - self.live.len();
+        assert_eq!(self.drops.borrow().len(), released, "{at}: drops");
+        let slots = self.table.slots.len();
+        assert_eq!(slots, self.peak, "{at}: slab grew past its peak");
+        let mut held = [0; 3];
+        for w in self.live.iter().filter_map(|l| l.waker) {
+            held[w] += 1;
+        }
+        for (i, (counter, _)) in self.wakers.iter().enumerate() {
+            let copies = Arc::strong_count(counter) - 2;
+            assert_eq!(copies, held[i], "{at}: copies of waker {i} held");
+        }
+    }
+
+    /// Ends the run, with or without `take_completed`, then drops the table: every
+    /// op's data must have been dropped exactly once, except that of ops in flight.
+    fn finish(&mut self, take_completed: bool) {
+        let at = self.at;
+        if take_completed {
+            for (data, c) in self.table.take_completed() {
+                let idx = self.live.iter().position(|l| l.op == data.op);
+                let idx = idx.unwrap_or_else(|| panic!("{at}: took unknown op {}", data.op));
+                self.release(idx, data, &c);
+            }
+            let left = self.live.iter().all(|l| l.phase != Completed);
+            assert!(left, "{at}: take_completed left a completed op");
+            self.check();
+        }
+        drop(mem::replace(&mut self.table, Table::new()));
+        let mut drops = vec![0; self.next_op as usize];
+        for &op in self.drops.borrow().iter() {
+            drops[op as usize] += 1;
+        }
+        for (op, &n) in drops.iter().enumerate() {
+            let live = self.live.iter().find(|l| l.op as usize == op);
+            let want = usize::from(!live.is_some_and(|l| l.phase != Completed));
+            assert_eq!(n, want, "{at}: drops of op {op}, in flight data leaks");
+        }
+        for (i, (counter, _)) in self.wakers.iter().enumerate() {
+            let copies = Arc::strong_count(counter);
+            assert_eq!(copies, 2, "{at}: waker {i} outlived the table");
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // Names the failing step whatever panicked, the table included.
+        if std::thread::panicking() {
+            eprintln!("table_random_steps_match_model failed at {}", self.at);
+        }
+    }
+}
+
+#[test]
+fn table_random_steps_match_model() {
+    for seed in 0..20 {
+        let mut harness = Harness::new(seed);
+        for _ in 0..10_000 {
+            harness.step();
+        }
+        harness.finish(seed % 2 == 0);
+    }
+}
+
+/// Completes a waiting op and returns the waker the table hands back.
+fn complete_waiting(table: &mut Table<Data>, id: OpId, res: i32) -> Option<Waker> {
+    match table.complete(id, Completion::from_cqe(res, 0)) {
+        Reaped::Wake(waker) => waker,
+        other => panic!("completion of waiting {id:?} gave {other:?}"),
+    }
+}
+
+/// Orphans a waiting op and returns whether a cancel must be submitted.
+fn orphan_waiting(table: &mut Table<Data>, id: OpId) -> bool {
+    match table.orphan(id) {
+        Orphan::InFlight { submit_cancel } => submit_cancel,
+        other => panic!("orphan of waiting {id:?} gave {other:?}"),
+    }
+}
+
+#[test]
+fn op_id_user_data_round_trips_without_top_bit() {
+    let ids = [(0, 0), (7, 1), (u32::MAX, GENERATION_MASK), (3, 1 << 30)];
+    for (index, generation) in ids {
+        let id = OpId { index, generation };
+        let user_data = id.to_user_data();
+        assert_eq!(user_data >> 63, 0, "{id:?} sets the top bit");
+        assert_eq!(OpId::from_user_data(user_data), Some(id));
+        assert_eq!(OpId::from_user_data(user_data | 1 << 63), None);
+    }
+}
+
+#[test]
+fn slot_generation_wraps_within_31_bits() {
+    let (drops, (_, waker)) = (DropLog::default(), counting_waker());
+    let mut table = Table::new();
+    let index = table.insert(tracked(0, &drops)).index;
+    table.slots[index as usize].generation = GENERATION_MASK;
+    let generation = GENERATION_MASK;
+    let last = OpId { index, generation };
+    assert!(complete_waiting(&mut table, last, 0).is_none());
+    assert!(table.poll(last, &waker).is_ready());
+    let wrapped = table.insert(tracked(1, &drops));
+    assert_eq!((wrapped.index, wrapped.generation), (index, 0));
+    assert_eq!(wrapped.to_user_data() >> 63, 0, "{wrapped:?}");
+    let stale = table.complete(last, Completion::from_cqe(1, 0));
+    assert!(matches!(stale, Reaped::Stale(_)), "{stale:?}");
+}
+
+#[test]
+fn complete_stale_after_slot_reuse_leaves_new_occupant() {
+    let (drops, (counter, waker)) = (DropLog::default(), counting_waker());
+    let mut table = Table::new();
+    let old = table.insert(tracked(0, &drops));
+    assert!(complete_waiting(&mut table, old, 5).is_none());
+    assert!(table.poll(old, &waker).is_ready());
+    let new = table.insert(tracked(1, &drops));
+    assert_eq!(new.index, old.index, "the vacated slot is reused");
+    assert!(table.poll(new, &waker).is_pending());
+    let Reaped::Stale(c) = table.complete(old, Completion::from_cqe(6, 0)) else {
+        panic!("a completion for the old op reached the new one");
+    };
+    assert_eq!(c.result.unwrap(), 6);
+    assert_eq!((counter.wakes(), table.in_flight()), (0, 1));
+    let woken = complete_waiting(&mut table, new, 7);
+    woken.expect("the new op's waker").wake();
+    assert_eq!(counter.wakes(), 1);
+    let Poll::Ready((data, c)) = table.poll(new, &waker) else {
+        panic!("the new op is not ready after its completion");
+    };
+    assert_eq!((data.op, c.result.unwrap()), (1, 7));
+}
+
+#[test]
+fn orphan_waiting_op_submits_cancel_unless_already_sent() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let plain = table.insert(tracked(0, &drops));
+    let cancelled = table.insert(tracked(1, &drops));
+    assert_eq!(table.cancel(cancelled), CancelStep::Submit);
+    assert!(orphan_waiting(&mut table, plain), "no cancel sent yet");
+    let submit_cancel = orphan_waiting(&mut table, cancelled);
+    assert!(!submit_cancel, "cancel already sent");
+    assert_eq!((drops.borrow().len(), table.in_flight()), (0, 2));
+    for (id, op) in [(plain, 0), (cancelled, 1)] {
+        let Reaped::Release(data, _) = table.complete(id, Completion::from_cqe(-125, 0)) else {
+            panic!("the orphan of op {op} was not released on its completion");
+        };
+        assert_eq!(data.op, op);
+    }
+    assert_eq!(*drops.borrow(), [0, 1]);
+    assert_eq!(table.in_flight(), 0);
+}
+
+#[test]
+fn orphan_completed_op_hands_data_back() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(tracked(3, &drops));
+    assert!(complete_waiting(&mut table, id, 42).is_none());
+    let Orphan::Completed(data, c) = table.orphan(id) else {
+        panic!("a completed op's data was not handed back");
+    };
+    assert_eq!((data.op, c.result.unwrap()), (3, 42));
+    assert!(drops.borrow().is_empty(), "dropped what it handed back");
+    let next = table.insert(tracked(4, &drops));
+    assert_eq!(next.index, id.index, "the slot was not freed");
+}
+
+#[test]
+fn poll_same_waker_keeps_it_and_other_waker_replaces_it() {
+    let ((a, waker_a), (b, waker_b)) = (counting_waker(), counting_waker());
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(tracked(0, &drops));
+    assert!(table.poll(id, &waker_a).is_pending());
+    assert!(table.poll(id, &waker_a.clone()).is_pending());
+    assert_eq!(Arc::strong_count(&a), 3, "the table holds one copy of a");
+    assert!(table.poll(id, &waker_b).is_pending());
+    let counts = (Arc::strong_count(&a), Arc::strong_count(&b));
+    assert_eq!(counts, (2, 3), "waker b replaced waker a");
+    let woken = complete_waiting(&mut table, id, 0).expect("a stored waker");
+    assert!(woken.will_wake(&waker_b));
+    woken.wake();
+    assert_eq!((a.wakes(), b.wakes()), (0, 1));
+}
+
+/// A waker whose last drop panics: user code the table must not run mid-update.
+struct PanicOnDrop;
+
+impl Wake for PanicOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("waker drop panicked");
+        }
+    }
+}
+
+#[test]
+fn orphan_with_panicking_waker_keeps_in_flight_data() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(tracked(1, &drops));
+    let waker = Waker::from(Arc::new(PanicOnDrop));
+    assert!(table.poll(id, &waker).is_pending());
+    drop(waker); // The table now holds the only copy.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.orphan(id)));
+    assert!(result.is_err(), "the waker's drop should have panicked");
+    assert!(drops.borrow().is_empty(), "in-flight data was freed");
+    assert_eq!(table.in_flight(), 1);
+    // The kernel's completion still finds the orphan and hands its data back.
+    match table.complete(id, Completion::from_cqe(0, 0)) {
+        Reaped::Release(data, _) => assert_eq!(data.op, 1),
+        other => panic!("expected Release, got {other:?}"),
+    }
+}
+
+#[test]
+fn table_drop_with_panicking_waker_leaks_every_in_flight_op() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let first = table.insert(tracked(1, &drops));
+    let _second = table.insert(tracked(2, &drops));
+    let waker = Waker::from(Arc::new(PanicOnDrop));
+    assert!(table.poll(first, &waker).is_pending());
+    drop(waker);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(table)));
+    assert!(result.is_err(), "the waker's drop should have panicked");
+    assert!(
+        drops.borrow().is_empty(),
+        "in-flight data was freed: {drops:?}"
+    );
+}

@@ -1,0 +1,224 @@
+//! Linear op tokens: [`Op`], the futures that consume it, and [`CancelOutcome`].
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::op::{Completion, OpKind};
+use crate::ring::Inner;
+use crate::table::OpId;
+
+/// A submitted operation: the kernel may be working on it. A debt to pay.
+///
+/// The only ways to consume a token are [`complete`](Op::complete), which waits for
+/// the result, and [`cancel`](Op::cancel), which stops the op and reports whether it
+/// finished first. Both take `self`, so a consumed token cannot be used again.
+///
+/// A token is `!Send`: it belongs to its ring's thread.
+///
+/// # Cancellation
+///
+/// Dropping a token (or a `Complete` or `Cancel` future before it resolves) is always
+/// I/O-safe: the op is orphaned in the ring's table, which keeps its buffers until
+/// the kernel's final completion; an async cancel is submitted; a descriptor the op
+/// produces anyway is closed. Then the ring's [`DropPolicy`](crate::DropPolicy)
+/// applies: by default a panic in debug builds naming the line that submitted the op,
+/// a count in [`Ring::stats`](crate::Ring::stats) in release builds.
+///
+/// `mem::forget` of a token is sound: the table still owns everything the kernel may
+/// touch, and the ring's shutdown cancels and reaps the op.
+#[must_use = "a submitted op is a debt: consume it with `.complete().await` or `.cancel().await`; ignoring it, `let _ =` or `drop` cancels it and loses its result"]
+pub struct Op<K: OpKind> {
+    ring: Rc<Inner>,
+    id: OpId,
+    location: &'static Location<'static>,
+    /// Cleared when the token is consumed, so that its drop does nothing.
+    live: bool,
+    kind: PhantomData<fn() -> K>,
+}
+
+static_assertions::assert_not_impl_any!(Op<crate::op::Nop>: Send, Sync);
+static_assertions::assert_not_impl_any!(Complete<crate::op::Nop>: Send, Sync);
+static_assertions::assert_not_impl_any!(Cancel<crate::op::Nop>: Send, Sync);
+
+impl<K: OpKind> Op<K> {
+    pub(crate) fn new(ring: Rc<Inner>, id: OpId, location: &'static Location<'static>) -> Self {
+        Op {
+            ring,
+            id,
+            location,
+            live: true,
+            kind: PhantomData,
+        }
+    }
+
+    /// Waits for the op to finish and resolves to its output.
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping the returned future before it resolves is the same as dropping the
+    /// token: see [`Op`].
+    // `Complete` carries the `#[must_use]`; one here would report a misuse twice.
+    pub fn complete(self) -> Complete<K> {
+        Complete { op: self }
+    }
+
+    /// Asks the kernel to cancel the op, and resolves to what really happened:
+    /// [`CancelOutcome::Cancelled`] with the op's residue (its buffer) if the kernel
+    /// confirms the op did nothing, or [`CancelOutcome::Completed`] with the output if
+    /// it finished first (the accepted connection, the bytes read: nothing is lost).
+    ///
+    /// The outcome is decided by the op's own completion, never by the cancel
+    /// request's.
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping the returned future before it resolves is the same as dropping the
+    /// token: see [`Op`].
+    // `Cancel` carries the `#[must_use]`; one here would report a misuse twice.
+    pub fn cancel(self) -> Cancel<K> {
+        Cancel {
+            op: self,
+            requested: false,
+        }
+    }
+
+    /// Where the op was submitted.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    fn poll_completion(&mut self, cx: &mut Context<'_>) -> Poll<(K, Completion)> {
+        assert!(self.live, "a consumed {} op was polled again", K::NAME);
+        let (data, completion) = std::task::ready!(self.ring.poll_op(self.id, cx.waker()));
+        self.live = false;
+        let data: Box<dyn std::any::Any> = data;
+        let op = data
+            .downcast::<K>()
+            .unwrap_or_else(|_| panic!("op table returned the wrong kind of op for a {}", K::NAME));
+        Poll::Ready((*op, completion))
+    }
+}
+
+impl<K: OpKind> Drop for Op<K> {
+    fn drop(&mut self) {
+        if self.live {
+            self.live = false;
+            self.ring.abandon(self.id, K::NAME, self.location);
+        }
+    }
+}
+
+impl<K: OpKind> fmt::Debug for Op<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Op")
+            .field("kind", &K::NAME)
+            .field("id", &self.id)
+            .field("submitted_at", &format_args!("{}", self.location))
+            .finish()
+    }
+}
+
+/// The future of [`Op::complete`]: resolves to the op's output.
+#[must_use = "await this for the op's output; the op is already in the kernel, and dropping this abandons it (cancelled, result lost)"]
+pub struct Complete<K: OpKind> {
+    op: Op<K>,
+}
+
+impl<K: OpKind> Future for Complete<K> {
+    type Output = K::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<K::Output> {
+        // `Complete` is Unpin: it holds no self-references.
+        let this = self.get_mut();
+        let (op, completion) = std::task::ready!(this.op.poll_completion(cx));
+        Poll::Ready(op.complete(completion))
+    }
+}
+
+impl<K: OpKind> fmt::Debug for Complete<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Complete").field(&self.op).finish()
+    }
+}
+
+/// The future of [`Op::cancel`]: resolves to a [`CancelOutcome`].
+#[must_use = "await this to learn whether the op was cancelled or finished first; dropping it abandons the op (result lost)"]
+pub struct Cancel<K: OpKind> {
+    op: Op<K>,
+    requested: bool,
+}
+
+impl<K: OpKind> Future for Cancel<K> {
+    type Output = CancelOutcome<K::Output, K::Residue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if !this.requested {
+            this.requested = true;
+            this.op.ring.request_cancel(this.op.id);
+        }
+        let (op, completion) = std::task::ready!(this.op.poll_completion(cx));
+        // ECANCELED: the kernel removed the op before it did anything. EINTR: an op
+        // blocked in a kernel worker was interrupted by the cancel, before it
+        // transferred anything. Any other result means the op finished first.
+        Poll::Ready(match completion.errno() {
+            Some(libc::ECANCELED) | Some(libc::EINTR) => CancelOutcome::Cancelled(op.residue()),
+            _ => CancelOutcome::Completed(op.complete(completion)),
+        })
+    }
+}
+
+impl<K: OpKind> fmt::Debug for Cancel<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancel")
+            .field("op", &self.op)
+            .field("requested", &self.requested)
+            .finish()
+    }
+}
+
+/// What a cancel found: the op was cancelled before it did anything, or it had
+/// already finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a cancel outcome may hold a completed result (an accepted connection, bytes read) that is lost if ignored"]
+pub enum CancelOutcome<T, R> {
+    /// The kernel confirmed the op was cancelled and did nothing; `R` is what the op
+    /// owned (its buffer), handed back.
+    Cancelled(R),
+    /// The op finished before the cancel took effect; `T` is its output, exactly as
+    /// `complete()` would have given it.
+    Completed(T),
+}
+
+impl<T, R> CancelOutcome<T, R> {
+    /// Whether the op was cancelled before it did anything.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, CancelOutcome::Cancelled(_))
+    }
+
+    /// Whether the op finished before the cancel took effect.
+    pub fn is_completed(&self) -> bool {
+        matches!(self, CancelOutcome::Completed(_))
+    }
+
+    /// The output, if the op finished first.
+    pub fn completed(self) -> Option<T> {
+        match self {
+            CancelOutcome::Completed(output) => Some(output),
+            CancelOutcome::Cancelled(_) => None,
+        }
+    }
+
+    /// The residue, if the op was cancelled.
+    pub fn cancelled(self) -> Option<R> {
+        match self {
+            CancelOutcome::Cancelled(residue) => Some(residue),
+            CancelOutcome::Completed(_) => None,
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Tokens completed and cancelled, with each outcome.
+
+use std::time::{Duration, Instant};
+
+use linear_uring::{CancelOutcome, DropPolicy, Ring};
+
+#[test]
+fn nop_complete_resolves_ok() {
+    let ring = Ring::new().unwrap();
+    let result = ring.block_on(async { ring.nop().complete().await });
+    result.unwrap();
+    let stats = ring.stats();
+    assert_eq!(stats.submitted, 1);
+    assert_eq!(stats.completed, 1);
+    assert_eq!(stats.in_flight, 0);
+}
+
+#[test]
+fn timeout_complete_waits_its_duration() {
+    let ring = Ring::new().unwrap();
+    let start = Instant::now();
+    ring.block_on(async { ring.sleep(Duration::from_millis(20)).complete().await })
+        .unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn timeout_cancel_pending_resolves_cancelled_at_once() {
+    let ring = Ring::new().unwrap();
+    let start = Instant::now();
+    let outcome = ring.block_on(async { ring.sleep(Duration::from_secs(10)).cancel().await });
+    assert!(
+        matches!(outcome, CancelOutcome::Cancelled(())),
+        "{outcome:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(ring.stats().cancelled, 1);
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+#[test]
+fn timeout_cancel_after_firing_resolves_completed() {
+    let ring = Ring::builder()
+        .drop_policy(DropPolicy::Panic)
+        .build()
+        .unwrap();
+    let outcome = ring.block_on(async {
+        let timer = ring.sleep(Duration::from_millis(1));
+        // Let the timer fire (and its completion be reaped) before cancelling.
+        ring.sleep(Duration::from_millis(30))
+            .complete()
+            .await
+            .unwrap();
+        timer.cancel().await
+    });
+    assert!(
+        matches!(outcome, CancelOutcome::Completed(Ok(()))),
+        "{outcome:?}"
+    );
+    assert_eq!(ring.stats().cancelled, 0);
+}

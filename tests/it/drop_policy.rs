@@ -1,0 +1,173 @@
+//! Abandoned tokens under each drop policy.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::Command;
+use std::time::Duration;
+
+use futures_lite::future;
+use linear_uring::{DropPolicy, Ring};
+
+fn ring(policy: DropPolicy) -> Ring {
+    Ring::builder().drop_policy(policy).build().unwrap()
+}
+
+/// Runs `f`, expecting a panic, and returns its message.
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    match payload.downcast::<String>() {
+        Ok(msg) => *msg,
+        Err(payload) => payload
+            .downcast::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Lets the ring reap the completions of the cancels that the drops submitted.
+fn settle(ring: &Ring) {
+    ring.block_on(async { ring.sleep(Duration::from_millis(5)).complete().await })
+        .unwrap();
+}
+
+fn assert_names_line(msg: &str, line: u32) {
+    let place = format!("tests/it/drop_policy.rs:{line}:");
+    assert!(msg.contains(&place), "message lacks {place}: {msg}");
+    assert!(msg.contains("Timeout operation"), "{msg}");
+    assert!(msg.contains(".cancel().await"), "{msg}");
+}
+
+#[test]
+fn panic_policy_dropped_token_panics_with_submit_line() {
+    let ring = ring(DropPolicy::Panic);
+    let line = line!() + 3;
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            let op = ring.sleep(Duration::from_secs(10));
+            drop(op);
+        })
+    });
+    assert_names_line(&msg, line);
+    // The I/O-safe part happened before the panic.
+    assert_eq!(ring.stats().abandoned, 1);
+    settle(&ring);
+    assert_eq!(ring.stats().in_flight, 0);
+    assert_eq!(ring.stats().cancelled, 1);
+}
+
+#[test]
+fn panic_policy_dropped_complete_future_after_one_poll_panics_with_submit_line() {
+    let ring = ring(DropPolicy::Panic);
+    let line = line!() + 3;
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            let op = ring.sleep(Duration::from_secs(10));
+            let mut fut = op.complete();
+            assert!(future::poll_once(&mut fut).await.is_none());
+            drop(fut);
+        })
+    });
+    assert_names_line(&msg, line);
+    settle(&ring);
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+#[test]
+fn panic_policy_dropped_cancel_future_after_one_poll_panics() {
+    let ring = ring(DropPolicy::Panic);
+    let line = line!() + 3;
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            let op = ring.sleep(Duration::from_secs(10));
+            let mut fut = op.cancel();
+            assert!(future::poll_once(&mut fut).await.is_none());
+            drop(fut);
+        })
+    });
+    assert_names_line(&msg, line);
+    settle(&ring);
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+#[test]
+fn panic_policy_no_second_panic_while_unwinding() {
+    let ring = ring(DropPolicy::Panic);
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            let _op = ring.sleep(Duration::from_secs(10));
+            panic!("the user's own panic");
+        })
+    });
+    // A second panic during unwinding would have aborted the test binary.
+    assert_eq!(msg, "the user's own panic");
+    assert_eq!(ring.stats().abandoned, 1);
+}
+
+#[test]
+fn reclaim_policy_drops_do_not_panic_and_are_counted() {
+    let ring = ring(DropPolicy::Reclaim);
+    ring.block_on(async {
+        drop(ring.sleep(Duration::from_secs(10)));
+        let mut fut = ring.sleep(Duration::from_secs(10)).complete();
+        assert!(future::poll_once(&mut fut).await.is_none());
+        drop(fut);
+        // A completed but unclaimed result is abandoned too.
+        let nop = ring.nop();
+        ring.sleep(Duration::from_millis(2))
+            .complete()
+            .await
+            .unwrap();
+        drop(nop);
+    });
+    settle(&ring);
+    let stats = ring.stats();
+    assert_eq!(stats.abandoned, 3);
+    assert_eq!(stats.cancelled, 2);
+    assert_eq!(stats.in_flight, 0);
+}
+
+const ABORT_CHILD: &str = "LINEAR_URING_TEST_ABORT_CHILD";
+
+/// Run by `abort_policy_dropped_token_aborts_process` in a child process.
+#[test]
+#[ignore = "run in a child process by abort_policy_dropped_token_aborts_process"]
+fn abort_policy_child() {
+    if std::env::var_os(ABORT_CHILD).is_none() {
+        return;
+    }
+    let ring = ring(DropPolicy::Abort);
+    ring.block_on(async {
+        // Written past the test harness's output capture, which an abort would lose.
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "line={}", line!() + 2).unwrap();
+        stdout.flush().unwrap();
+        drop(ring.sleep(Duration::from_secs(10)));
+    });
+    unreachable!("the drop should have aborted");
+}
+
+#[test]
+fn abort_policy_dropped_token_aborts_process() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "drop_policy::abort_policy_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ABORT_CHILD, "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line: u32 = stdout
+        .lines()
+        .find_map(|l| l.split("line=").nth(1))
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("child did not print its line: {stdout}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_names_line(&stderr, line);
+    assert!(stderr.contains("DropPolicy::Abort"), "{stderr}");
+}

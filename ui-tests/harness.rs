@@ -1,0 +1,37 @@
+//! Compile-time guarantees of linear-uring, proved with trybuild.
+//!
+//! Every file in `ui-tests/fail/` is one misuse the compiler must reject, with the
+//! exact diagnostic it must print in the `.stderr` beside it; every file in
+//! `ui-tests/pass/` is the correct way to do the same thing, and is built and run
+//! against the kernel. `ui-tests/README.md` has the table of cases and, for each,
+//! what catches the neighbouring mistake the compiler cannot see.
+//!
+//! Diagnostics change between compiler releases (wording, spans, notes), so the
+//! `.stderr` snapshots are only meaningful for the toolchain that wrote them. The
+//! suite therefore runs only on that toolchain, selected with `rustversion`; on any
+//! other toolchain a stub test prints why it skipped, rather than failing on a
+//! reworded note. After a toolchain change, re-bless with
+//! `TRYBUILD=overwrite cargo test --test ui`, read the diff of every `.stderr`, and
+//! move the `rustversion` gate below to the new version.
+
+/// Builds every compile-fail case and checks its diagnostics against the snapshot,
+/// then builds and runs every pass case.
+#[rustversion::stable(1.95)]
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("ui-tests/fail/*.rs");
+    t.pass("ui-tests/pass/*.rs");
+}
+
+/// Stands in for [`ui`] on a toolchain the snapshots were not made with.
+#[rustversion::not(stable(1.95))]
+#[test]
+fn ui() {
+    println!(
+        "skipped: the ui-tests/ .stderr snapshots were made with rustc 1.95 (stable) and \
+         diagnostics differ between releases; run on 1.95, or re-bless with \
+         `TRYBUILD=overwrite cargo test --test ui` on this toolchain, read the diff and \
+         update the gate in ui-tests/harness.rs"
+    );
+}
