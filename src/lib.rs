@@ -103,15 +103,19 @@
 //!
 //! None yet.
 
+pub mod buf;
 mod driver;
 mod drop_policy;
 mod error;
 mod exec;
+mod fd;
+pub mod net;
 pub mod op;
 mod ring;
 mod table;
 mod token;
 
+pub use buf::{IoBuf, IoBufMut};
 pub use drop_policy::DropPolicy;
 pub use error::{Error, ErrorKind};
 pub use exec::JoinHandle;

@@ -16,10 +16,22 @@ use io_uring::squeue;
 use crate::ring::Inner;
 use crate::token::Op;
 
+mod accept;
+mod close;
+mod connect;
 mod nop;
+mod recv;
+mod send;
+mod shutdown;
 mod timeout;
 
+pub use accept::Accept;
+pub use close::Close;
+pub use connect::Connect;
 pub use nop::Nop;
+pub use recv::Recv;
+pub use send::Send;
+pub use shutdown::Shutdown;
 pub use timeout::Timeout;
 
 #[doc(inline)]

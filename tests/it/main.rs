@@ -4,4 +4,6 @@ mod core;
 mod drop_policy;
 mod errors;
 mod exec;
+mod fds;
+mod net_tcp;
 mod shutdown;

@@ -1,0 +1,80 @@
+//! Shared ownership of a descriptor between a resource and its ops in flight.
+//!
+//! A resource (`TcpStream`, `File`, ...) holds one reference; every op on it holds
+//! another until its final completion. The descriptor is closed when the last
+//! reference goes, so a resource dropped while an op is in flight cannot have its
+//! descriptor number reused under that op.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+/// A descriptor shared by a resource and its ops.
+#[derive(Clone)]
+pub(crate) struct SharedFd(Rc<OwnedFd>);
+
+impl SharedFd {
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        SharedFd(Rc::new(fd))
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// The descriptor back, if no op holds it any more.
+    pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
+        Rc::try_unwrap(self.0).map_err(SharedFd)
+    }
+
+    /// The descriptor back, or an error saying that ops still use it.
+    pub(crate) fn into_owned(self, what: &str) -> io::Result<OwnedFd> {
+        self.try_unwrap().map_err(|shared| {
+            io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!(
+                    "cannot take the descriptor out of this {what}: {} operation(s) on it \
+                     are still in flight",
+                    Rc::strong_count(&shared.0) - 1
+                ),
+            )
+        })
+    }
+}
+
+impl AsFd for SharedFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl fmt::Debug for SharedFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fd {}", self.raw())
+    }
+}
+
+/// Implements `AsFd`, `AsRawFd` and `Debug` for resource types with `fd: SharedFd`.
+macro_rules! impl_fd_traits {
+    ($($ty:ty),*) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.fd.as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.fd.raw()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty)).field("fd", &self.fd).finish()
+            }
+        }
+    )*};
+}
+pub(crate) use impl_fd_traits;

@@ -1,0 +1,297 @@
+//! TCP: a listener and a connected stream.
+
+use std::io;
+use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::addr::{self, RawAddr};
+use super::{sealed, set_blocking, socket, Stream};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::SharedFd;
+use crate::op::{Accept, Close, Connect, Prepared, Recv, Send, Shutdown};
+use crate::Ring;
+
+/// A TCP socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use linear_uring::{net::TcpListener, Ring};
+///
+/// let ring = Ring::new()?;
+/// let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// ring.block_on(async {
+///     let client = std::thread::spawn(move || std::net::TcpStream::connect(addr));
+///     let (stream, peer) = listener.accept().submit().complete().await?;
+///     assert_eq!(peer, client.join().unwrap()?.local_addr()?);
+///     stream.close().await
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TcpListener {
+    ring: Ring,
+    fd: SharedFd,
+}
+
+impl TcpListener {
+    /// Binds a listener to `addr` (the first address it resolves to that binds).
+    ///
+    /// # Errors
+    ///
+    /// As [`std::net::TcpListener::bind`].
+    pub fn bind(ring: &Ring, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::from_std(ring, net::TcpListener::bind(addr)?)
+    }
+
+    /// Wraps a `std` listener (made blocking: the ring waits for it).
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor's flags cannot be read or changed.
+    pub fn from_std(ring: &Ring, listener: net::TcpListener) -> io::Result<TcpListener> {
+        let fd = OwnedFd::from(listener);
+        set_blocking(&fd)?;
+        Ok(TcpListener {
+            ring: ring.clone(),
+            fd: SharedFd::new(fd),
+        })
+    }
+
+    /// The `std` listener back.
+    ///
+    /// # Errors
+    ///
+    /// `ResourceBusy` if an op on it (an abandoned accept) is still in flight.
+    pub fn into_std(self) -> io::Result<net::TcpListener> {
+        self.fd
+            .into_owned("TcpListener")
+            .map(net::TcpListener::from)
+    }
+
+    /// Describes an accept: submit it to wait for the next connection.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Accept`]: a cancel never loses a connection the kernel accepted.
+    pub fn accept(&self) -> Prepared<Accept<TcpStream>> {
+        Accept::prepare(&self.ring, &self.fd)
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        addr::local_addr(self.fd.as_fd())
+    }
+
+    /// The ring this listener belongs to.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Closes the listener through the ring, reporting any error.
+    ///
+    /// If an op on it is still in flight, the descriptor is closed when that op
+    /// completes instead.
+    ///
+    /// # Errors
+    ///
+    /// As `close(2)`.
+    pub async fn close(self) -> io::Result<()> {
+        close(&self.ring, self.fd).await
+    }
+}
+
+/// A connected TCP stream.
+pub struct TcpStream {
+    ring: Ring,
+    fd: SharedFd,
+}
+
+impl TcpStream {
+    /// Creates a socket and describes its connection to `addr`: submit it, and the
+    /// completion gives the connected stream.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be created (`EMFILE`, ...). Connection errors
+    /// (`ECONNREFUSED`, ...) come from the op's completion.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Connect`]: the op owns the socket until it completes.
+    pub fn connect(ring: &Ring, addr: SocketAddr) -> io::Result<Prepared<Connect<TcpStream>>> {
+        let fd = socket(addr::domain(&addr), libc::SOCK_STREAM)?;
+        Ok(Connect::prepare(ring, fd, RawAddr::from(addr)))
+    }
+
+    /// Wraps a connected `std` stream (made blocking: the ring waits for it).
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor's flags cannot be read or changed.
+    pub fn from_std(ring: &Ring, stream: net::TcpStream) -> io::Result<TcpStream> {
+        let fd = OwnedFd::from(stream);
+        set_blocking(&fd)?;
+        Ok(TcpStream::from_connected(ring.clone(), fd))
+    }
+
+    /// The `std` stream back.
+    ///
+    /// # Errors
+    ///
+    /// `ResourceBusy` if an op on it is still in flight.
+    pub fn into_std(self) -> io::Result<net::TcpStream> {
+        self.fd.into_owned("TcpStream").map(net::TcpStream::from)
+    }
+
+    /// Describes a receive into `buf`.
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> Prepared<Recv<B>> {
+        Recv::prepare(&self.ring, &self.fd, buf)
+    }
+
+    /// Describes a send of `buf`'s initialised bytes (the kernel may take fewer).
+    pub fn send<B: IoBuf>(&self, buf: B) -> Prepared<Send<B>> {
+        Send::prepare(&self.ring, &self.fd, buf, 0)
+    }
+
+    /// Sends all of `buf`'s initialised bytes, one send op after another, and gives
+    /// the buffer back.
+    ///
+    /// # Errors
+    ///
+    /// The first failed send's error, or `WriteZero` if the kernel accepted nothing.
+    ///
+    /// # Cancellation
+    ///
+    /// This is a composite future: dropping it while a send is in flight abandons
+    /// that op (see [`Op`](crate::Op)), and how much was sent is lost.
+    pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        send_all(&self.ring, &self.fd, buf).await
+    }
+
+    /// Describes a shutdown of one or both halves of the connection.
+    pub fn shutdown(&self, how: net::Shutdown) -> Prepared<Shutdown> {
+        Shutdown::prepare(&self.ring, &self.fd, how)
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        addr::peer_addr(self.fd.as_fd())
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        addr::local_addr(self.fd.as_fd())
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let value = libc::c_int::from(nodelay);
+        // SAFETY: passes a pointer to a live c_int and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.raw(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The ring this stream belongs to.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Closes the stream through the ring, reporting any error.
+    ///
+    /// If an op on it is still in flight, the descriptor is closed when that op
+    /// completes instead.
+    ///
+    /// # Errors
+    ///
+    /// As `close(2)`.
+    pub async fn close(self) -> io::Result<()> {
+        close(&self.ring, self.fd).await
+    }
+}
+
+impl sealed::Sealed for TcpStream {}
+
+impl Stream for TcpStream {
+    type Addr = SocketAddr;
+
+    fn from_connected(ring: Ring, fd: OwnedFd) -> Self {
+        TcpStream {
+            ring,
+            fd: SharedFd::new(fd),
+        }
+    }
+
+    fn from_accepted(
+        ring: Ring,
+        fd: OwnedFd,
+        peer: &libc::sockaddr_storage,
+        len: libc::socklen_t,
+    ) -> io::Result<(Self, SocketAddr)> {
+        let stream = TcpStream::from_connected(ring, fd);
+        let peer = addr::to_socket_addr(peer, len)?;
+        Ok((stream, peer))
+    }
+}
+
+/// Sends all of `buf`, for the stream types.
+pub(crate) async fn send_all<B: IoBuf>(
+    ring: &Ring,
+    fd: &SharedFd,
+    mut buf: B,
+) -> (io::Result<()>, B) {
+    let mut sent = 0;
+    while sent < buf.bytes_init() {
+        let (result, back) = Send::prepare(ring, fd, buf, sent).submit().complete().await;
+        buf = back;
+        match result {
+            Ok(0) => {
+                let err = io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes");
+                return (Err(err), buf);
+            }
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
+}
+
+/// Closes `fd` with a close op once no other op holds it.
+pub(crate) async fn close(ring: &Ring, fd: SharedFd) -> io::Result<()> {
+    match fd.try_unwrap() {
+        Ok(owned) => Close::prepare(ring, owned).submit().complete().await,
+        // An abandoned op still holds the descriptor; it is closed when that op's
+        // completion is reaped.
+        Err(_shared) => Ok(()),
+    }
+}
+
+crate::fd::impl_fd_traits!(TcpListener, TcpStream);
