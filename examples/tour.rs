@@ -7,6 +7,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use linear_uring::op::Timeout;
 use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,12 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ring.block_on(async {
         // 1. Submit, then complete: the token is consumed and gives the output.
         let start = Instant::now();
-        let timer = ring.sleep(Duration::from_millis(20));
+        let timer = Timeout::new(&ring, Duration::from_millis(20)).submit();
         timer.complete().await?;
         println!("completed: a 20 ms timer fired after {:?}", start.elapsed());
 
         // 2. Cancel an op that has not finished: the kernel confirms it did nothing.
-        let timer = ring.sleep(Duration::from_secs(3600));
+        let timer = Timeout::new(&ring, Duration::from_secs(3600)).submit();
         match timer.cancel().await {
             CancelOutcome::Cancelled(()) => {
                 println!("cancelled: the one-hour timer was removed before it fired")
@@ -28,8 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
 
         // 3. Cancel an op that already finished: its result comes back, not lost.
-        let quick = ring.sleep(Duration::from_millis(1));
-        ring.sleep(Duration::from_millis(10)).complete().await?;
+        let quick = Timeout::new(&ring, Duration::from_millis(1)).submit();
+        // A plain wait: `ring.sleep` is a droppable timer, not a linear token.
+        ring.sleep(Duration::from_millis(10)).await?;
         match quick.cancel().await {
             CancelOutcome::Completed(result) => println!(
                 "too late to cancel: the 1 ms timer had already fired, result handed back: {result:?}"
@@ -46,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     panic::set_hook(Box::new(|_| {}));
     let caught = panic::catch_unwind(AssertUnwindSafe(|| {
         strict.block_on(async {
-            let timer = strict.sleep(Duration::from_secs(10));
+            let timer = Timeout::new(&strict, Duration::from_secs(10)).submit();
             drop(timer); // A mistake: the timer's result can never be observed now.
         })
     }));

@@ -24,6 +24,10 @@ const WAKE: u64 = 1 << 63 | 1;
 /// Async cancel requests: their own completion is ignored, because the outcome of a
 /// cancel is decided by the completion of the op it targets.
 const CANCEL: u64 = 1 << 63 | 2;
+/// Linked timeouts carry this tag and the index of their timespec in `link_specs`.
+/// Their completion only frees the timespec: the op they are linked to reports the
+/// outcome (`ECANCELED` when the timeout cut it off).
+const LINK_TAG: u64 = 1 << 63 | 1 << 62;
 
 /// How the ring is set up; see [`RingBuilder`](crate::RingBuilder).
 #[derive(Debug, Clone)]
@@ -99,6 +103,10 @@ pub(crate) struct Driver {
     /// Completions reaped while making room in a full submission queue, delivered by
     /// the next `reap`.
     backlog: Vec<(u64, i32, u32)>,
+    /// Timespecs of linked timeouts, which the kernel reads when it takes the entry;
+    /// each is freed when its timeout's completion is reaped (leaked if never).
+    link_specs: Vec<Option<Box<types::Timespec>>>,
+    free_specs: Vec<usize>,
 }
 
 impl Driver {
@@ -121,6 +129,8 @@ impl Driver {
             wake_buf: Box::new(0),
             wake_armed: false,
             backlog: Vec::new(),
+            link_specs: Vec::new(),
+            free_specs: Vec::new(),
         };
         driver
             .arm_wake()
@@ -156,6 +166,73 @@ impl Driver {
         }
     }
 
+    /// Pushes `sqe` linked to a timeout (`IORING_OP_LINK_TIMEOUT`): if `timeout`
+    /// passes before the op completes, the kernel cancels the op, which then
+    /// completes with `ECANCELED`. Both entries go into the queue together, so the
+    /// link can never be split across two submissions.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Driver::push).
+    pub(crate) unsafe fn push_linked(
+        &mut self,
+        sqe: &squeue::Entry,
+        timeout: Duration,
+    ) -> io::Result<()> {
+        loop {
+            let sq = self.ring.submission();
+            if sq.capacity() - sq.len() >= 2 {
+                break;
+            }
+            drop(sq);
+            self.make_room()?;
+        }
+        let spec = Box::new(types::Timespec::from(timeout));
+        let spec_ptr: *const types::Timespec = &*spec;
+        let index = match self.free_specs.pop() {
+            Some(index) => {
+                self.link_specs[index] = Some(spec);
+                index
+            }
+            None => {
+                self.link_specs.push(Some(spec));
+                self.link_specs.len() - 1
+            }
+        };
+        let entries = [
+            sqe.clone().flags(squeue::Flags::IO_LINK),
+            opcode::LinkTimeout::new(spec_ptr)
+                .build()
+                .user_data(LINK_TAG | index as u64),
+        ];
+        // SAFETY: the caller upholds the op entry's validity; the timespec is a heap
+        // allocation held in `link_specs` until the timeout's completion is reaped
+        // (and leaked with the driver if it never is). Room for both entries was made
+        // above, so they are pushed together or not at all.
+        let pushed = unsafe { self.ring.submission().push_multiple(&entries) };
+        match pushed {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.release_spec(index);
+                Err(io::Error::other("submission queue full after making room"))
+            }
+        }
+    }
+
+    fn release_spec(&mut self, index: usize) {
+        if let Some(slot) = self.link_specs.get_mut(index) {
+            if slot.take().is_some() {
+                self.free_specs.push(index);
+            }
+        }
+    }
+
+    /// Whether the driver still has entries of its own in the kernel (the eventfd
+    /// read, linked timeouts).
+    pub(crate) fn busy(&self) -> bool {
+        self.wake_armed || self.free_specs.len() < self.link_specs.len()
+    }
+
     /// Asks the kernel to cancel the op whose `user_data` is `target`. The op itself
     /// completes later (with `ECANCELED` if the cancel caught it).
     pub(crate) fn push_cancel(&mut self, target: u64) -> io::Result<()> {
@@ -170,11 +247,6 @@ impl Driver {
             self.push_cancel(WAKE)?;
         }
         Ok(())
-    }
-
-    /// Whether the eventfd read is still in the kernel.
-    pub(crate) fn wake_armed(&self) -> bool {
-        self.wake_armed
     }
 
     fn arm_wake(&mut self) -> io::Result<()> {
@@ -219,7 +291,7 @@ impl Driver {
         for cqe in self.ring.completion() {
             if cqe.user_data() == WAKE {
                 wake_done = true;
-            } else {
+            } else if cqe.user_data() != CANCEL {
                 self.backlog
                     .push((cqe.user_data(), cqe.result(), cqe.flags()));
             }
@@ -269,6 +341,7 @@ impl Driver {
         for (user_data, res, flags) in std::mem::take(&mut self.backlog) {
             woken |= self.dispatch(user_data, res, flags, &mut on_op);
         }
+        let mut released_specs = Vec::new();
         loop {
             let mut rearm = false;
             for cqe in self.ring.completion() {
@@ -277,9 +350,14 @@ impl Driver {
                     woken = true;
                     rearm = cqe.result() >= 0;
                     self.wake_armed = false;
+                } else if user_data & LINK_TAG == LINK_TAG {
+                    released_specs.push((user_data & !LINK_TAG) as usize);
                 } else if user_data != CANCEL {
                     on_op(user_data, cqe.result(), cqe.flags());
                 }
+            }
+            for index in released_specs.drain(..) {
+                self.release_spec(index);
             }
             if rearm && !shutting_down {
                 // If re-arming fails the ring can no longer be woken from other
@@ -313,6 +391,10 @@ impl Driver {
                 true
             }
             CANCEL => false,
+            _ if user_data & LINK_TAG == LINK_TAG => {
+                self.release_spec((user_data & !LINK_TAG) as usize);
+                false
+            }
             _ => {
                 on_op(user_data, res, flags);
                 false

@@ -72,8 +72,8 @@ impl DropPolicy {
 
 fn message(op: &str, location: &Location<'_>, policy: DropPolicy) -> String {
     format!(
-        "linear-uring: a {op} operation submitted at {location} was dropped before it \
-         was completed or cancelled.\n\
+        "linear-uring: the {op} operation submitted at {location} was dropped before \
+         it was completed or cancelled.\n\
          The ring cancelled it in the kernel and keeps its buffers until the kernel lets \
          go, so nothing leaks, but its result (if it finished) is lost.\n\
          Consume every operation: `.complete().await` for its result, or \
@@ -101,7 +101,7 @@ mod tests {
     fn drop_policy_message_names_op_location_and_remedy() {
         let location = Location::caller();
         let msg = message("Timeout", location, DropPolicy::Panic);
-        assert!(msg.contains("a Timeout operation"), "{msg}");
+        assert!(msg.contains("the Timeout operation"), "{msg}");
         assert!(
             msg.contains(&format!("src/drop_policy.rs:{}", location.line())),
             "{msg}"

@@ -43,6 +43,40 @@ impl SharedFd {
     }
 }
 
+impl SharedFd {
+    /// Closes the descriptor with a close op once no other op holds it; if an
+    /// abandoned op still does, it is closed when that op's completion is reaped.
+    pub(crate) async fn close(self, ring: &crate::Ring) -> io::Result<()> {
+        match self.try_unwrap() {
+            Ok(owned) => {
+                crate::op::Close::prepare(ring, owned)
+                    .submit()
+                    .complete()
+                    .await
+            }
+            Err(_still_in_flight) => Ok(()),
+        }
+    }
+}
+
+/// Clears `O_NONBLOCK` on a descriptor taken from elsewhere: io_uring fails some
+/// operations on a non-blocking descriptor with `EAGAIN` instead of waiting.
+pub(crate) fn set_blocking(fd: &OwnedFd) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl(2) on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 impl AsFd for SharedFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()

@@ -109,8 +109,10 @@ mod drop_policy;
 mod error;
 mod exec;
 mod fd;
+pub mod fs;
 pub mod net;
 pub mod op;
+mod race;
 mod ring;
 mod table;
 mod token;
@@ -120,5 +122,9 @@ pub use drop_policy::DropPolicy;
 pub use error::{Error, ErrorKind};
 pub use exec::JoinHandle;
 pub use op::{OpKind, Prepared};
+pub use race::{
+    cancel, complete, race, race_all, CancelLinear, CompleteLinear, Linear, Race, RaceAll, Raced,
+    RacedAll,
+};
 pub use ring::{Ring, RingBuilder, Stats};
-pub use token::{Cancel, CancelOutcome, Complete, Op};
+pub use token::{Cancel, CancelOutcome, Complete, Op, Sleep};

@@ -18,6 +18,8 @@ mod udp;
 mod unix;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::*;
+pub use unix::*;
 
 pub(crate) mod sealed {
     pub trait Sealed {}
@@ -44,6 +46,47 @@ pub trait Stream: sealed::Sealed + Sized + 'static {
     ) -> io::Result<(Self, Self::Addr)>;
 }
 
+/// The listen backlog of the listeners: the kernel caps it at
+/// `net.core.somaxconn` (4096 by default since Linux 5.4). std's 128 is too small
+/// for a ring that submits many connects in one batch before any accept runs: once
+/// the queue is full, the kernel drops SYNs and the clients wait a second to retry.
+pub(crate) const LISTEN_BACKLOG: libc::c_int = 4096;
+
+/// Sets the listen backlog of a listening socket (see [`LISTEN_BACKLOG`]).
+pub(crate) fn set_backlog(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen(2) on a live borrowed descriptor, with integer arguments only; calling
+    // it again on a listening socket only changes the backlog.
+    if unsafe { libc::listen(fd.as_raw_fd(), LISTEN_BACKLOG) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends all of `buf`, one send op after another, for the stream types.
+pub(crate) async fn send_all<B: crate::IoBuf>(
+    ring: &Ring,
+    fd: &crate::fd::SharedFd,
+    mut buf: B,
+) -> (io::Result<()>, B) {
+    let mut sent = 0;
+    while sent < buf.bytes_init() {
+        let send = crate::op::Send::prepare(ring, fd, buf, sent);
+        let (result, back) = send.submit().complete().await;
+        buf = back;
+        match result {
+            Ok(0) => {
+                let err = io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes");
+                return (Err(err), buf);
+            }
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
+}
+
 /// A new blocking, close-on-exec socket.
 ///
 /// io_uring waits for readiness itself; an `O_NONBLOCK` descriptor would make some
@@ -58,22 +101,4 @@ pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd
     }
     // SAFETY: `fd` was just returned by socket(2) and is owned by no one else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Clears `O_NONBLOCK` on a descriptor taken from `std`.
-pub(crate) fn set_blocking(fd: &OwnedFd) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let raw = fd.as_raw_fd();
-    // SAFETY: fcntl(2) on a descriptor we own, with integer arguments only.
-    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if flags & libc::O_NONBLOCK != 0 {
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }

@@ -10,20 +10,26 @@ use std::any::Any;
 use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
+use std::time::Duration;
 
 use io_uring::squeue;
 
 use crate::ring::Inner;
-use crate::token::Op;
+use crate::token::{self, Op};
 
 mod accept;
 mod close;
 mod connect;
 mod nop;
+mod read;
 mod recv;
+mod recv_from;
 mod send;
+mod send_to;
 mod shutdown;
+mod socket;
 mod timeout;
+mod write;
 
 pub use accept::Accept;
 pub use close::Close;
@@ -33,6 +39,12 @@ pub use recv::Recv;
 pub use send::Send;
 pub use shutdown::Shutdown;
 pub use timeout::Timeout;
+// The ops below export what they define; each file is one op.
+pub use read::*;
+pub use recv_from::*;
+pub use send_to::*;
+pub use socket::*;
+pub use write::*;
 
 #[doc(inline)]
 pub use crate::table::Completion;
@@ -111,11 +123,50 @@ impl<K: OpKind> Erased for K {
 pub struct Prepared<K: OpKind> {
     ring: Rc<Inner>,
     op: K,
+    timeout: Option<Duration>,
 }
 
 impl<K: OpKind> Prepared<K> {
     pub(crate) fn new(ring: Rc<Inner>, op: K) -> Self {
-        Prepared { ring, op }
+        Prepared {
+            ring,
+            op,
+            timeout: None,
+        }
+    }
+
+    /// Links a kernel-side timeout to the op (`IORING_OP_LINK_TIMEOUT`): if the op
+    /// has not completed after `duration`, the kernel cancels it and it completes
+    /// with `ECANCELED`.
+    ///
+    /// The kernel serialises the op and its timer, so there is no race window: the
+    /// op's completion alone says whether it finished (its normal result, the
+    /// accepted connection, the bytes read) or was cut off (`ECANCELED`, nothing
+    /// done). Nothing needs to be raced or cancelled by hand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use linear_uring::{net::TcpListener, Ring};
+    ///
+    /// let ring = Ring::new()?;
+    /// let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
+    /// let result = ring.block_on(async {
+    ///     listener.accept().timeout(Duration::from_millis(5)).submit().complete().await
+    /// });
+    /// let err = result.expect_err("nobody connected");
+    /// assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_link_timeout(3)`.
+    #[doc(alias = "io_uring_prep_link_timeout")]
+    pub fn timeout(mut self, duration: Duration) -> Self {
+        self.timeout = Some(duration);
+        self
     }
 
     /// Pushes the op to the ring's submission queue and returns its token.
@@ -138,8 +189,16 @@ impl<K: OpKind> Prepared<K> {
     #[track_caller]
     pub fn submit(self) -> Op<K> {
         let location = Location::caller();
-        let id = self.ring.submit(Box::new(self.op));
-        Op::new(self.ring, id, location)
+        let id = self.ring.submit(Box::new(self.op), self.timeout);
+        token::submitted(self.ring, id, location, false)
+    }
+
+    /// Submits an op whose drop is not reported by the drop policy (timers).
+    #[track_caller]
+    pub(crate) fn submit_quiet(self) -> Op<K> {
+        let location = Location::caller();
+        let id = self.ring.submit(Box::new(self.op), self.timeout);
+        token::submitted(self.ring, id, location, true)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
 use crate::table::{CancelStep, OpId, Orphan, Reaped, Table};
-use crate::token::Op;
+use crate::token::{Op, Sleep};
 
 /// How long shutdown waits for the kernel to answer before it gives up and leaks
 /// what the kernel still holds (see [`Ring`]'s drop).
@@ -128,10 +128,16 @@ impl Ring {
         Nop::new(self).submit()
     }
 
-    /// Submits a timer that fires after `duration` and returns its token.
+    /// Starts a kernel timer that fires after `duration`.
+    ///
+    /// A timer is not a resource, so [`Sleep`] is not linear: it is a future to
+    /// await, and dropping it removes the timer from the kernel, quietly (no drop
+    /// policy). It also offers `complete()` and `cancel()` like a token, and works
+    /// with [`race`](crate::race). For a timer that must be consumed, submit a
+    /// [`Timeout`] yourself.
     #[track_caller]
-    pub fn sleep(&self, duration: Duration) -> Op<Timeout> {
-        Timeout::new(self, duration).submit()
+    pub fn sleep(&self, duration: Duration) -> Sleep {
+        Sleep::new(Timeout::new(self, duration).submit_quiet())
     }
 
     /// The ring's counters.
@@ -327,7 +333,7 @@ impl Inner {
 
     /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
     /// reach the kernel is recorded as completed with the reason.
-    pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>) -> OpId {
+    pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>, link_timeout: Option<Duration>) -> OpId {
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
@@ -346,12 +352,20 @@ impl Inner {
         let sqe = op.sqe();
         let id = table.insert(op);
         let sqe = sqe.user_data(id.to_user_data());
-        // SAFETY: every pointer in the entry points into the boxed op, which the
-        // table now owns. The table hands it out only after the op's final completion
-        // was reaped (`poll`, `Reaped::Release`, `take_completed`), and never drops
-        // the data of an op still in flight, not even when the table itself is
-        // dropped (see `Table`'s `Drop`). A leaked token leaves the data in the table.
-        match unsafe { driver.push(&sqe) } {
+        // Why the pushes below are sound: every pointer in the entry points into the
+        // boxed op, which the table now owns. The table hands it out only after the
+        // op's final completion was reaped (`poll`, `Reaped::Release`,
+        // `take_completed`), and never drops the data of an op still in flight, not
+        // even when the table itself is dropped (see `Table`'s `Drop`). A leaked token
+        // leaves the data in the table.
+        let pushed = match link_timeout {
+            // SAFETY: the entry's memory is owned by the table until its final
+            // completion, as explained above.
+            Some(timeout) => unsafe { driver.push_linked(&sqe, timeout) },
+            // SAFETY: as for the linked push.
+            None => unsafe { driver.push(&sqe) },
+        };
+        match pushed {
             Ok(()) => {
                 self.update_stats(|s| s.submitted += 1);
             }
@@ -383,12 +397,14 @@ impl Inner {
     }
 
     /// The token of `id` was dropped unconsumed: make it I/O-safe, then apply the
-    /// drop policy.
+    /// drop policy, unless the op is `quiet` (a timer, which owns nothing and whose
+    /// drop is documented as harmless).
     pub(crate) fn abandon(
         &self,
         id: OpId,
         name: &'static str,
         location: &'static Location<'static>,
+        quiet: bool,
     ) {
         let orphan = self.table.borrow_mut().orphan(id);
         match orphan {
@@ -402,9 +418,12 @@ impl Inner {
                 self.update_stats(|s| s.fds_closed += closed);
             }
         }
+        if quiet {
+            return;
+        }
         self.update_stats(|s| s.abandoned += 1);
-        let quiet = self.state.get() != Lifecycle::Running;
-        self.policy.abandoned(name, location, quiet);
+        let shutting_down = self.state.get() != Lifecycle::Running;
+        self.policy.abandoned(name, location, shutting_down);
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -518,7 +537,7 @@ impl Inner {
         }
         let mut last_progress = Instant::now();
         let mut remaining = self.table.borrow().in_flight();
-        while remaining > 0 || self.wake_armed() {
+        while remaining > 0 || self.driver_busy() {
             if last_progress.elapsed() > SHUTDOWN_GRACE {
                 break;
             }
@@ -533,7 +552,7 @@ impl Inner {
             remaining = now;
         }
         let driver = self.driver.borrow_mut().take();
-        if remaining == 0 && !driver.as_ref().is_some_and(Driver::wake_armed) {
+        if remaining == 0 && !driver.as_ref().is_some_and(Driver::busy) {
             drop(driver);
         } else {
             // The kernel still holds buffers of this ring: unmapping is safe (the
@@ -544,11 +563,8 @@ impl Inner {
         self.state.set(Lifecycle::ShutDown);
     }
 
-    fn wake_armed(&self) -> bool {
-        self.driver
-            .borrow()
-            .as_ref()
-            .is_some_and(Driver::wake_armed)
+    fn driver_busy(&self) -> bool {
+        self.driver.borrow().as_ref().is_some_and(Driver::busy)
     }
 }
 

@@ -8,7 +8,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::op::{Completion, OpKind};
+use crate::op::{Completion, OpKind, Timeout};
+use crate::race::Linear;
 use crate::ring::Inner;
 use crate::table::OpId;
 
@@ -38,6 +39,11 @@ pub struct Op<K: OpKind> {
     location: &'static Location<'static>,
     /// Cleared when the token is consumed, so that its drop does nothing.
     live: bool,
+    /// Set once an async cancel was requested for this op.
+    cancelling: bool,
+    /// A dropped quiet op is cleaned up like any other, but the drop policy is not
+    /// applied ([`Sleep`]).
+    quiet: bool,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -45,17 +51,26 @@ static_assertions::assert_not_impl_any!(Op<crate::op::Nop>: Send, Sync);
 static_assertions::assert_not_impl_any!(Complete<crate::op::Nop>: Send, Sync);
 static_assertions::assert_not_impl_any!(Cancel<crate::op::Nop>: Send, Sync);
 
-impl<K: OpKind> Op<K> {
-    pub(crate) fn new(ring: Rc<Inner>, id: OpId, location: &'static Location<'static>) -> Self {
-        Op {
-            ring,
-            id,
-            location,
-            live: true,
-            kind: PhantomData,
-        }
+/// A token for an op just submitted. A free function rather than an associated
+/// one, so that rustc does not suggest it to a user who tries to build an `Op`.
+pub(crate) fn submitted<K: OpKind>(
+    ring: Rc<Inner>,
+    id: OpId,
+    location: &'static Location<'static>,
+    quiet: bool,
+) -> Op<K> {
+    Op {
+        ring,
+        id,
+        location,
+        live: true,
+        cancelling: false,
+        quiet,
+        kind: PhantomData,
     }
+}
 
+impl<K: OpKind> Op<K> {
     /// Waits for the op to finish and resolves to its output.
     ///
     /// # Cancellation
@@ -81,10 +96,7 @@ impl<K: OpKind> Op<K> {
     /// token: see [`Op`].
     // `Cancel` carries the `#[must_use]`; one here would report a misuse twice.
     pub fn cancel(self) -> Cancel<K> {
-        Cancel {
-            op: self,
-            requested: false,
-        }
+        Cancel { op: self }
     }
 
     /// Where the op was submitted.
@@ -104,11 +116,41 @@ impl<K: OpKind> Op<K> {
     }
 }
 
+impl<K: OpKind> Linear for Op<K> {
+    type Output = K::Output;
+    type Residue = K::Residue;
+
+    fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<K::Output> {
+        let (op, completion) = std::task::ready!(self.poll_completion(cx));
+        Poll::Ready(op.complete(completion))
+    }
+
+    fn start_cancel(&mut self) {
+        if self.live && !self.cancelling {
+            self.cancelling = true;
+            self.ring.request_cancel(self.id);
+        }
+    }
+
+    fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Poll<CancelOutcome<K::Output, K::Residue>> {
+        self.start_cancel();
+        let (op, completion) = std::task::ready!(self.poll_completion(cx));
+        // ECANCELED: the kernel removed the op before it did anything. EINTR: an op
+        // blocked in a kernel worker was interrupted by the cancel, before it
+        // transferred anything. Any other result means the op finished first.
+        Poll::Ready(match completion.errno() {
+            Some(libc::ECANCELED) | Some(libc::EINTR) => CancelOutcome::Cancelled(op.residue()),
+            _ => CancelOutcome::Completed(op.complete(completion)),
+        })
+    }
+}
+
 impl<K: OpKind> Drop for Op<K> {
     fn drop(&mut self) {
         if self.live {
             self.live = false;
-            self.ring.abandon(self.id, K::NAME, self.location);
+            self.ring
+                .abandon(self.id, K::NAME, self.location, self.quiet);
         }
     }
 }
@@ -134,9 +176,7 @@ impl<K: OpKind> Future for Complete<K> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<K::Output> {
         // `Complete` is Unpin: it holds no self-references.
-        let this = self.get_mut();
-        let (op, completion) = std::task::ready!(this.op.poll_completion(cx));
-        Poll::Ready(op.complete(completion))
+        self.get_mut().op.poll_complete(cx)
     }
 }
 
@@ -150,35 +190,19 @@ impl<K: OpKind> fmt::Debug for Complete<K> {
 #[must_use = "await this to learn whether the op was cancelled or finished first; dropping it abandons the op (result lost)"]
 pub struct Cancel<K: OpKind> {
     op: Op<K>,
-    requested: bool,
 }
 
 impl<K: OpKind> Future for Cancel<K> {
     type Output = CancelOutcome<K::Output, K::Residue>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if !this.requested {
-            this.requested = true;
-            this.op.ring.request_cancel(this.op.id);
-        }
-        let (op, completion) = std::task::ready!(this.op.poll_completion(cx));
-        // ECANCELED: the kernel removed the op before it did anything. EINTR: an op
-        // blocked in a kernel worker was interrupted by the cancel, before it
-        // transferred anything. Any other result means the op finished first.
-        Poll::Ready(match completion.errno() {
-            Some(libc::ECANCELED) | Some(libc::EINTR) => CancelOutcome::Cancelled(op.residue()),
-            _ => CancelOutcome::Completed(op.complete(completion)),
-        })
+        self.get_mut().op.poll_cancel(cx)
     }
 }
 
 impl<K: OpKind> fmt::Debug for Cancel<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancel")
-            .field("op", &self.op)
-            .field("requested", &self.requested)
-            .finish()
+        f.debug_tuple("Cancel").field(&self.op).finish()
     }
 }
 
@@ -222,3 +246,71 @@ impl<T, R> CancelOutcome<T, R> {
         }
     }
 }
+
+/// A kernel timer from [`Ring::sleep`](crate::Ring::sleep): a future that resolves
+/// when the timer fires.
+///
+/// Unlike an [`Op`], a `Sleep` is not linear: a timer owns nothing and its result
+/// carries no information that could be lost, so dropping it simply removes the
+/// timer from the kernel, without the drop policy. It implements [`Linear`], so it
+/// can be [`race`](crate::race)d against an op: `race(op, ring.sleep(d))`.
+///
+/// # Cancellation
+///
+/// Dropping it, or `cancel().await`, removes the kernel timer; `cancel()` also says
+/// whether it had already fired.
+#[must_use = "a Sleep does nothing useful unless awaited or raced; dropping it removes the timer"]
+pub struct Sleep {
+    op: Op<Timeout>,
+}
+
+impl Sleep {
+    pub(crate) fn new(op: Op<Timeout>) -> Self {
+        debug_assert!(op.quiet);
+        Sleep { op }
+    }
+
+    /// Waits for the timer; the same as awaiting the `Sleep` itself.
+    pub fn complete(self) -> Complete<Timeout> {
+        self.op.complete()
+    }
+
+    /// Removes the timer, resolving to `Cancelled(())`, or to `Completed(Ok(()))` if
+    /// it had already fired.
+    pub fn cancel(self) -> Cancel<Timeout> {
+        self.op.cancel()
+    }
+}
+
+impl Future for Sleep {
+    type Output = std::io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().op.poll_complete(cx)
+    }
+}
+
+impl Linear for Sleep {
+    type Output = std::io::Result<()>;
+    type Residue = ();
+
+    fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.op.poll_complete(cx)
+    }
+
+    fn start_cancel(&mut self) {
+        self.op.start_cancel();
+    }
+
+    fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Poll<CancelOutcome<Self::Output, ()>> {
+        self.op.poll_cancel(cx)
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Sleep").field(&self.op).finish()
+    }
+}
+
+static_assertions::assert_not_impl_any!(Sleep: Send, Sync);

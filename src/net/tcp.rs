@@ -5,10 +5,10 @@ use std::net::{self, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::addr::{self, RawAddr};
-use super::{sealed, set_blocking, socket, Stream};
+use super::{sealed, set_backlog, socket, Stream};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::fd::SharedFd;
-use crate::op::{Accept, Close, Connect, Prepared, Recv, Send, Shutdown};
+use crate::fd::{set_blocking, SharedFd};
+use crate::op::{Accept, Connect, Prepared, Recv, Send, Shutdown};
 use crate::Ring;
 
 /// A TCP socket listening for connections.
@@ -35,13 +35,16 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds a listener to `addr` (the first address it resolves to that binds).
+    /// Binds a listener to `addr` (the first address it resolves to that binds),
+    /// with a listen backlog of 4096 (capped by `net.core.somaxconn`).
     ///
     /// # Errors
     ///
-    /// As [`std::net::TcpListener::bind`].
+    /// As [`std::net::TcpListener::bind`] and `listen(2)`.
     pub fn bind(ring: &Ring, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        TcpListener::from_std(ring, net::TcpListener::bind(addr)?)
+        let listener = TcpListener::from_std(ring, net::TcpListener::bind(addr)?)?;
+        set_backlog(listener.fd.as_fd())?;
+        Ok(listener)
     }
 
     /// Wraps a `std` listener (made blocking: the ring waits for it).
@@ -101,7 +104,7 @@ impl TcpListener {
     ///
     /// As `close(2)`.
     pub async fn close(self) -> io::Result<()> {
-        close(&self.ring, self.fd).await
+        self.fd.close(&self.ring).await
     }
 }
 
@@ -170,7 +173,7 @@ impl TcpStream {
     /// This is a composite future: dropping it while a send is in flight abandons
     /// that op (see [`Op`](crate::Op)), and how much was sent is lost.
     pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        send_all(&self.ring, &self.fd, buf).await
+        super::send_all(&self.ring, &self.fd, buf).await
     }
 
     /// Describes a shutdown of one or both halves of the connection.
@@ -233,7 +236,7 @@ impl TcpStream {
     ///
     /// As `close(2)`.
     pub async fn close(self) -> io::Result<()> {
-        close(&self.ring, self.fd).await
+        self.fd.close(&self.ring).await
     }
 }
 
@@ -258,39 +261,6 @@ impl Stream for TcpStream {
         let stream = TcpStream::from_connected(ring, fd);
         let peer = addr::to_socket_addr(peer, len)?;
         Ok((stream, peer))
-    }
-}
-
-/// Sends all of `buf`, for the stream types.
-pub(crate) async fn send_all<B: IoBuf>(
-    ring: &Ring,
-    fd: &SharedFd,
-    mut buf: B,
-) -> (io::Result<()>, B) {
-    let mut sent = 0;
-    while sent < buf.bytes_init() {
-        let (result, back) = Send::prepare(ring, fd, buf, sent).submit().complete().await;
-        buf = back;
-        match result {
-            Ok(0) => {
-                let err = io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes");
-                return (Err(err), buf);
-            }
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
-        }
-    }
-    (Ok(()), buf)
-}
-
-/// Closes `fd` with a close op once no other op holds it.
-pub(crate) async fn close(ring: &Ring, fd: SharedFd) -> io::Result<()> {
-    match fd.try_unwrap() {
-        Ok(owned) => Close::prepare(ring, owned).submit().complete().await,
-        // An abandoned op still holds the descriptor; it is closed when that op's
-        // completion is reaped.
-        Err(_shared) => Ok(()),
     }
 }
 

@@ -1,1 +1,432 @@
-//! Unix-domain stream sockets.
+//! Unix-domain stream sockets: a listener and a connected stream.
+
+use std::ffi::OsStr;
+use std::io;
+use std::mem::{self, ManuallyDrop};
+use std::net::Shutdown as HowShutdown;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::{self as std_unix, SocketAddr};
+use std::path::Path;
+
+use super::addr::RawAddr;
+use super::{sealed, set_backlog, socket, Stream};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::{set_blocking, SharedFd};
+use crate::op::{Accept, Connect, Prepared, Recv, Send, Shutdown};
+use crate::Ring;
+
+/// A Unix-domain stream socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use linear_uring::{net::{UnixListener, UnixStream}, Ring};
+///
+/// let path = std::env::temp_dir().join(format!("linear-uring-doc-{}.sock", std::process::id()));
+/// let ring = Ring::new()?;
+/// let listener = UnixListener::bind(&ring, &path)?;
+/// ring.block_on(async {
+///     let connect = UnixStream::connect(&ring, &path)?.submit();
+///     let (server, _peer) = listener.accept().submit().complete().await?;
+///     let client = connect.complete().await?;
+///     client.close().await?;
+///     server.close().await?;
+///     listener.close().await
+/// })?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct UnixListener {
+    ring: Ring,
+    fd: SharedFd,
+}
+
+impl UnixListener {
+    /// Creates a listener bound to `path`, which must not exist yet. The file is not
+    /// removed when the listener is closed.
+    ///
+    /// # Errors
+    ///
+    /// As [`std::os::unix::net::UnixListener::bind`]: `EADDRINUSE` if `path`
+    /// exists, `InvalidInput` if it is too long for a `sockaddr_un`, ...
+    pub fn bind(ring: &Ring, path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let listener = UnixListener::from_std(ring, std_unix::UnixListener::bind(path)?)?;
+        set_backlog(listener.fd.as_fd())?;
+        Ok(listener)
+    }
+
+    /// Wraps a `std` listener (made blocking: the ring waits for it).
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor's flags cannot be read or changed.
+    pub fn from_std(ring: &Ring, listener: std_unix::UnixListener) -> io::Result<UnixListener> {
+        let fd = OwnedFd::from(listener);
+        set_blocking(&fd)?;
+        Ok(UnixListener {
+            ring: ring.clone(),
+            fd: SharedFd::new(fd),
+        })
+    }
+
+    /// The `std` listener back.
+    ///
+    /// # Errors
+    ///
+    /// `ResourceBusy` if an op on it (an abandoned accept) is still in flight.
+    pub fn into_std(self) -> io::Result<std_unix::UnixListener> {
+        self.fd
+            .into_owned("UnixListener")
+            .map(std_unix::UnixListener::from)
+    }
+
+    /// Describes an accept: submit it to wait for the next connection.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Accept`]: a cancel never loses a connection the kernel accepted.
+    pub fn accept(&self) -> Prepared<Accept<UnixStream>> {
+        Accept::prepare(&self.ring, &self.fd)
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        with_std(&self.fd, std_unix::UnixListener::local_addr)
+    }
+
+    /// The ring this listener belongs to.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Closes the listener through the ring, reporting any error. The socket file
+    /// stays; remove it with [`std::fs::remove_file`].
+    ///
+    /// If an op on it is still in flight, the descriptor is closed when that op
+    /// completes instead.
+    ///
+    /// # Errors
+    ///
+    /// As `close(2)`.
+    pub async fn close(self) -> io::Result<()> {
+        self.fd.close(&self.ring).await
+    }
+}
+
+/// A connected Unix-domain stream socket.
+pub struct UnixStream {
+    ring: Ring,
+    fd: SharedFd,
+}
+
+impl UnixStream {
+    /// Creates a socket and describes its connection to the listener at `path`:
+    /// submit it, and the completion gives the connected stream.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `path` contains a NUL byte or is too long for a
+    /// `sockaddr_un` (107 bytes); an error if the socket cannot be created
+    /// (`EMFILE`, ...). Connection errors (`ENOENT` for a missing path,
+    /// `ECONNREFUSED` when nobody listens) come from the op's completion.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Connect`]: the op owns the socket until it completes.
+    pub fn connect(
+        ring: &Ring,
+        path: impl AsRef<Path>,
+    ) -> io::Result<Prepared<Connect<UnixStream>>> {
+        let peer = sockaddr_un(path.as_ref())?;
+        let fd = socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        Ok(Connect::prepare(ring, fd, peer))
+    }
+
+    /// A pair of connected, unnamed streams (`socketpair(2)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`std::os::unix::net::UnixStream::pair`].
+    pub fn pair(ring: &Ring) -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = std_unix::UnixStream::pair()?;
+        Ok((
+            UnixStream::from_std(ring, a)?,
+            UnixStream::from_std(ring, b)?,
+        ))
+    }
+
+    /// Wraps a connected `std` stream (made blocking: the ring waits for it).
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor's flags cannot be read or changed.
+    pub fn from_std(ring: &Ring, stream: std_unix::UnixStream) -> io::Result<UnixStream> {
+        let fd = OwnedFd::from(stream);
+        set_blocking(&fd)?;
+        Ok(UnixStream::from_connected(ring.clone(), fd))
+    }
+
+    /// The `std` stream back.
+    ///
+    /// # Errors
+    ///
+    /// `ResourceBusy` if an op on it is still in flight.
+    pub fn into_std(self) -> io::Result<std_unix::UnixStream> {
+        self.fd
+            .into_owned("UnixStream")
+            .map(std_unix::UnixStream::from)
+    }
+
+    /// Describes a receive into `buf`.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Recv`]: a cancel never loses bytes the kernel delivered.
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> Prepared<Recv<B>> {
+        Recv::prepare(&self.ring, &self.fd, buf)
+    }
+
+    /// Describes a send of `buf`'s initialised bytes (the kernel may take fewer).
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Send`].
+    pub fn send<B: IoBuf>(&self, buf: B) -> Prepared<Send<B>> {
+        Send::prepare(&self.ring, &self.fd, buf, 0)
+    }
+
+    /// Sends all of `buf`'s initialised bytes, one send op after another, and gives
+    /// the buffer back.
+    ///
+    /// # Errors
+    ///
+    /// The first failed send's error, or `WriteZero` if the kernel accepted nothing.
+    ///
+    /// # Cancellation
+    ///
+    /// This is a composite future: dropping it while a send is in flight abandons
+    /// that op (see [`Op`](crate::Op)), and how much was sent is lost.
+    pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        super::send_all(&self.ring, &self.fd, buf).await
+    }
+
+    /// Describes a shutdown of one or both halves of the connection.
+    pub fn shutdown(&self, how: HowShutdown) -> Prepared<Shutdown> {
+        Shutdown::prepare(&self.ring, &self.fd, how)
+    }
+
+    /// The peer's address (usually unnamed: clients rarely bind).
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        with_std(&self.fd, std_unix::UnixStream::peer_addr)
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        with_std(&self.fd, std_unix::UnixStream::local_addr)
+    }
+
+    /// The ring this stream belongs to.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Closes the stream through the ring, reporting any error.
+    ///
+    /// If an op on it is still in flight, the descriptor is closed when that op
+    /// completes instead.
+    ///
+    /// # Errors
+    ///
+    /// As `close(2)`.
+    pub async fn close(self) -> io::Result<()> {
+        self.fd.close(&self.ring).await
+    }
+}
+
+impl sealed::Sealed for UnixStream {}
+
+impl Stream for UnixStream {
+    type Addr = SocketAddr;
+
+    fn from_connected(ring: Ring, fd: OwnedFd) -> Self {
+        UnixStream {
+            ring,
+            fd: SharedFd::new(fd),
+        }
+    }
+
+    fn from_accepted(
+        ring: Ring,
+        fd: OwnedFd,
+        peer: &libc::sockaddr_storage,
+        len: libc::socklen_t,
+    ) -> io::Result<(Self, SocketAddr)> {
+        let (fd, peer) = match from_sockaddr_un(peer, len)? {
+            Some(peer) => (fd, peer),
+            None => {
+                // An unnamed peer (the usual case: clients rarely bind). `std` offers
+                // no constructor for that address, only getpeername(2), which cannot
+                // fail here: the accepted socket holds its peer until it is closed.
+                let stream = std_unix::UnixStream::from(fd);
+                let peer = stream.peer_addr()?;
+                (OwnedFd::from(stream), peer)
+            }
+        };
+        Ok((UnixStream::from_connected(ring, fd), peer))
+    }
+}
+
+crate::fd::impl_fd_traits!(UnixListener, UnixStream);
+
+/// Runs `f` on a `std` view of a descriptor, without taking it from its owner.
+fn with_std<T: FromRawFd, R>(fd: &SharedFd, f: impl FnOnce(&T) -> R) -> R {
+    // SAFETY: the descriptor is open for the whole call, because `fd` holds it.
+    // `ManuallyDrop` never closes it, and `f` gets a shared reference only, so it
+    // cannot move the view out and close it either: ownership never really changes.
+    let view = ManuallyDrop::new(unsafe { T::from_raw_fd(fd.raw()) });
+    f(&view)
+}
+
+/// The offset of `sun_path` in `sockaddr_un`: the length of an unnamed address.
+const SUN_PATH_OFFSET: usize = mem::offset_of!(libc::sockaddr_un, sun_path);
+
+/// Encodes a filesystem path as a `sockaddr_un`, as `std` does for `bind`/`connect`.
+fn sockaddr_un(path: &Path) -> io::Result<RawAddr> {
+    let bytes = path.as_os_str().as_bytes();
+    let mut sun = libc::sockaddr_un {
+        sun_family: libc::AF_UNIX as libc::sa_family_t,
+        sun_path: [0; 108],
+    };
+    if bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a Unix socket path must not contain NUL bytes",
+        ));
+    }
+    // One byte is kept for the terminating NUL.
+    if bytes.len() >= sun.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a Unix socket path must be shorter than {} bytes; this one has {}",
+                sun.sun_path.len(),
+                bytes.len()
+            ),
+        ));
+    }
+    for (dst, &src) in sun.sun_path.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    let mut raw = RawAddr::empty();
+    // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un, and `raw`
+    // is a local we hold exclusively.
+    unsafe { raw.as_mut_ptr().cast::<libc::sockaddr_un>().write(sun) };
+    // An empty path stays empty (the kernel rejects it); a pathname counts its NUL.
+    let with_nul = usize::from(!bytes.is_empty());
+    raw.len = (SUN_PATH_OFFSET + bytes.len() + with_nul) as libc::socklen_t;
+    Ok(raw)
+}
+
+/// Decodes a `sockaddr_un` the kernel wrote: `None` for an unnamed address.
+fn from_sockaddr_un(
+    storage: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> io::Result<Option<SocketAddr>> {
+    let family = libc::c_int::from(storage.ss_family);
+    if family != libc::AF_UNIX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the kernel returned an address of family {family}, not AF_UNIX"),
+        ));
+    }
+    let len = (len as usize).min(mem::size_of::<libc::sockaddr_un>());
+    if len <= SUN_PATH_OFFSET {
+        return Ok(None);
+    }
+    // SAFETY: sockaddr_storage is larger than sockaddr_un, and its first
+    // `size_of::<sockaddr_un>()` bytes are initialised fields (zeroed at creation,
+    // then written by the kernel); read_unaligned needs no alignment.
+    let sun = unsafe {
+        (storage as *const libc::sockaddr_storage)
+            .cast::<libc::sockaddr_un>()
+            .read_unaligned()
+    };
+    let path: Vec<u8> = sun.sun_path[..len - SUN_PATH_OFFSET]
+        .iter()
+        .map(|&c| c as u8)
+        .collect();
+    match path.split_first() {
+        // A leading NUL marks Linux's abstract namespace; the name is every byte
+        // after it, NULs included.
+        Some((0, name)) => SocketAddr::from_abstract_name(name).map(Some),
+        _ => {
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            SocketAddr::from_pathname(OsStr::from_bytes(&path[..end])).map(Some)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockaddr_un_pathname_round_trips() {
+        let raw = sockaddr_un(Path::new("/tmp/some.sock")).unwrap();
+        assert_eq!(raw.len as usize, SUN_PATH_OFFSET + 15);
+        let addr = from_sockaddr_un(&raw.storage, raw.len).unwrap().unwrap();
+        assert_eq!(addr.as_pathname(), Some(Path::new("/tmp/some.sock")));
+    }
+
+    #[test]
+    fn sockaddr_un_unnamed_decodes_to_none() {
+        let raw = sockaddr_un(Path::new("")).unwrap();
+        assert_eq!(raw.len as usize, SUN_PATH_OFFSET);
+        assert!(from_sockaddr_un(&raw.storage, raw.len).unwrap().is_none());
+    }
+
+    #[test]
+    fn sockaddr_un_abstract_name_decodes() {
+        let mut raw = sockaddr_un(Path::new("xname")).unwrap();
+        // SAFETY: `raw` is a local whose storage holds a sockaddr_un (aligned, in
+        // bounds); overwriting its first path byte turns "xname" into "\0name".
+        unsafe {
+            let sun = raw.as_mut_ptr().cast::<libc::sockaddr_un>();
+            (*sun).sun_path[0] = 0;
+        }
+        // An abstract address has no terminating NUL.
+        raw.len = (SUN_PATH_OFFSET + 5) as libc::socklen_t;
+        let addr = from_sockaddr_un(&raw.storage, raw.len).unwrap().unwrap();
+        assert_eq!(addr.as_abstract_name(), Some(&b"name"[..]));
+    }
+
+    #[test]
+    fn sockaddr_un_rejects_nul_and_overlong_paths() {
+        let nul = sockaddr_un(Path::new("a\0b")).unwrap_err();
+        assert_eq!(nul.kind(), io::ErrorKind::InvalidInput);
+        let long = "x".repeat(108);
+        let err = sockaddr_un(Path::new(&long)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(sockaddr_un(Path::new(&long[..107])).is_ok());
+    }
+
+    #[test]
+    fn sockaddr_un_other_family_is_an_error() {
+        let raw = RawAddr::from("127.0.0.1:1".parse::<std::net::SocketAddr>().unwrap());
+        assert!(from_sockaddr_un(&raw.storage, raw.len).is_err());
+    }
+}

@@ -67,3 +67,24 @@ fn timeout_cancel_after_firing_resolves_completed() {
     );
     assert_eq!(ring.stats().cancelled, 0);
 }
+
+#[test]
+fn sleep_dropped_is_quiet_and_removes_the_timer() {
+    let ring = Ring::builder()
+        .drop_policy(DropPolicy::Panic)
+        .build()
+        .unwrap();
+    ring.block_on(async {
+        drop(ring.sleep(Duration::from_secs(10)));
+        let mut pending = ring.sleep(Duration::from_secs(10));
+        assert!(futures_lite::future::poll_once(&mut pending)
+            .await
+            .is_none());
+        drop(pending);
+        ring.sleep(Duration::from_millis(5)).await.unwrap();
+    });
+    let stats = ring.stats();
+    assert_eq!(stats.abandoned, 0, "a timer is not a debt");
+    assert_eq!(stats.cancelled, 2, "both kernel timers were removed");
+    assert_eq!(stats.in_flight, 0);
+}

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use futures_lite::future;
+use linear_uring::op::Timeout;
 use linear_uring::{DropPolicy, Ring};
 
 fn ring(policy: DropPolicy) -> Ring {
@@ -44,7 +45,7 @@ fn panic_policy_dropped_token_panics_with_submit_line() {
     let line = line!() + 3;
     let msg = panic_message(|| {
         ring.block_on(async {
-            let op = ring.sleep(Duration::from_secs(10));
+            let op = Timeout::new(&ring, Duration::from_secs(10)).submit();
             drop(op);
         })
     });
@@ -62,7 +63,7 @@ fn panic_policy_dropped_complete_future_after_one_poll_panics_with_submit_line()
     let line = line!() + 3;
     let msg = panic_message(|| {
         ring.block_on(async {
-            let op = ring.sleep(Duration::from_secs(10));
+            let op = Timeout::new(&ring, Duration::from_secs(10)).submit();
             let mut fut = op.complete();
             assert!(future::poll_once(&mut fut).await.is_none());
             drop(fut);
@@ -79,7 +80,7 @@ fn panic_policy_dropped_cancel_future_after_one_poll_panics() {
     let line = line!() + 3;
     let msg = panic_message(|| {
         ring.block_on(async {
-            let op = ring.sleep(Duration::from_secs(10));
+            let op = Timeout::new(&ring, Duration::from_secs(10)).submit();
             let mut fut = op.cancel();
             assert!(future::poll_once(&mut fut).await.is_none());
             drop(fut);
@@ -95,7 +96,7 @@ fn panic_policy_no_second_panic_while_unwinding() {
     let ring = ring(DropPolicy::Panic);
     let msg = panic_message(|| {
         ring.block_on(async {
-            let _op = ring.sleep(Duration::from_secs(10));
+            let _op = Timeout::new(&ring, Duration::from_secs(10)).submit();
             panic!("the user's own panic");
         })
     });
@@ -108,8 +109,10 @@ fn panic_policy_no_second_panic_while_unwinding() {
 fn reclaim_policy_drops_do_not_panic_and_are_counted() {
     let ring = ring(DropPolicy::Reclaim);
     ring.block_on(async {
-        drop(ring.sleep(Duration::from_secs(10)));
-        let mut fut = ring.sleep(Duration::from_secs(10)).complete();
+        drop(Timeout::new(&ring, Duration::from_secs(10)).submit());
+        let mut fut = Timeout::new(&ring, Duration::from_secs(10))
+            .submit()
+            .complete();
         assert!(future::poll_once(&mut fut).await.is_none());
         drop(fut);
         // A completed but unclaimed result is abandoned too.
@@ -142,7 +145,7 @@ fn abort_policy_child() {
         let mut stdout = std::io::stdout();
         writeln!(stdout, "line={}", line!() + 2).unwrap();
         stdout.flush().unwrap();
-        drop(ring.sleep(Duration::from_secs(10)));
+        drop(Timeout::new(&ring, Duration::from_secs(10)).submit());
     });
     unreachable!("the drop should have aborted");
 }

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use linear_uring::op::Timeout;
 use linear_uring::{DropPolicy, ErrorKind, Ring};
 
 #[test]
@@ -43,9 +44,12 @@ fn shutdown_with_pending_tasks_drops_them_without_panic() {
     let mut joins = Vec::new();
     for _ in 0..10 {
         let task_ring = ring.clone();
-        joins.push(
-            ring.spawn(async move { task_ring.sleep(Duration::from_secs(60)).complete().await }),
-        );
+        joins.push(ring.spawn(async move {
+            Timeout::new(&task_ring, Duration::from_secs(60))
+                .submit()
+                .complete()
+                .await
+        }));
     }
     // Let every task submit its timer, then return with the tasks still pending.
     ring.block_on(async { ring.sleep(Duration::from_millis(5)).complete().await })

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
+use linear_uring::op::Timeout;
 use linear_uring::Ring;
 
 fn main() {
     let ring = Ring::new().unwrap();
     ring.block_on(async {
-        let timer = ring.sleep(Duration::from_secs(10));
+        let timer = Timeout::new(&ring, Duration::from_secs(10)).submit();
         timer.cancel().await;
     });
 }

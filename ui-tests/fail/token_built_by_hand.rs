@@ -1,8 +1,8 @@
 //! Misuse: building an `Op` token by hand instead of submitting an op.
 //!
 //! Lesson: a token stands for an entry really pushed to the kernel, so only
-//! `Prepared::submit` (or `ring.nop()`, `ring.sleep(d)`) can make one: its fields
-//! are private (E0451), and so are the types they hold.
+//! `Prepared::submit` (or `ring.nop()`) can make one: its fields
+//! are private, and so are the types they hold.
 
 use std::marker::PhantomData;
 use std::panic::Location;

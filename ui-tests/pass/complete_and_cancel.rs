@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use linear_uring::op::Timeout;
 use linear_uring::{CancelOutcome, Ring};
 
 fn main() {
@@ -16,7 +17,7 @@ fn main() {
         assert!(submitted_at.file().ends_with("complete_and_cancel.rs"));
 
         // Cancel: consume the token, look at what really happened.
-        let timer = ring.sleep(Duration::from_secs(10));
+        let timer = Timeout::new(&ring, Duration::from_secs(10)).submit();
         match timer.cancel().await {
             CancelOutcome::Cancelled(()) => {}
             CancelOutcome::Completed(fired) => panic!("a 10 s timer fired first: {fired:?}"),

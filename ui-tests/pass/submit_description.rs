@@ -19,7 +19,7 @@ fn main() {
         timer.complete().await.expect("a timer fires");
 
         // Many ops in flight before any is awaited; each one consumed.
-        let a = ring.sleep(Duration::from_secs(10));
+        let a = Timeout::new(&ring, Duration::from_secs(10)).submit();
         let b = ring.nop();
         b.complete().await.expect("a nop succeeds");
         assert!(a.cancel().await.is_cancelled());

@@ -1,0 +1,5 @@
+//! Files and other descriptors (pipes, character devices) driven through the ring.
+
+mod file;
+
+pub use file::*;

@@ -1,0 +1,308 @@
+//! `File`: reads and writes at offsets on any descriptor, through the ring.
+
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::{set_blocking, SharedFd};
+use crate::op::{Prepared, Read, Write};
+use crate::Ring;
+
+/// The offset io_uring reads as `-1`: the file's current position.
+const CURRENT_POSITION: u64 = u64::MAX;
+
+/// A descriptor read and written through the ring: a regular file, a pipe, a
+/// character device.
+///
+/// Reads and writes take an owned buffer and give it back with the result
+/// (`(io::Result<usize>, B)`). The `_at` forms take a file offset and leave the
+/// file's position alone, as `pread(2)` and `pwrite(2)` do; [`read`](File::read) and
+/// [`write`](File::write) use and advance the current position, as `read(2)` and
+/// `write(2)` do, and are the ones for descriptors that cannot seek (pipes).
+///
+/// The descriptor is shared with the ops in flight on it: dropping the `File` while
+/// an op is in flight closes the descriptor only when that op completes, so its
+/// number cannot be reused under the op.
+///
+/// # Examples
+///
+/// ```
+/// use linear_uring::{fs::File, Ring};
+///
+/// let ring = Ring::new()?;
+/// let path = std::env::temp_dir().join(format!("linear-uring-doc-{}", std::process::id()));
+/// ring.block_on(async {
+///     let file = File::create(&ring, &path)?;
+///     let (written, _) = file.write_all_at(&b"hello, ring"[..], 0).await;
+///     written?;
+///     file.close().await?;
+///
+///     let file = File::open(&ring, &path)?;
+///     let (n, buf) = file.read_at(Vec::with_capacity(64), 7).submit().complete().await;
+///     assert_eq!(&buf[..n?], b"ring");
+///     file.close().await
+/// })?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct File {
+    ring: Ring,
+    fd: SharedFd,
+}
+
+impl File {
+    /// Opens an existing file read-only, as [`std::fs::File::open`].
+    ///
+    /// The `open(2)` runs synchronously on the calling thread, not through the ring,
+    /// so it blocks the executor while the kernel resolves the path.
+    ///
+    /// # Errors
+    ///
+    /// As [`std::fs::File::open`].
+    pub fn open(ring: &Ring, path: impl AsRef<Path>) -> io::Result<File> {
+        File::from_std(ring, fs::File::open(path)?)
+    }
+
+    /// Opens a file write-only, creating it or truncating it, as
+    /// [`std::fs::File::create`]. To read and write, open it with
+    /// [`std::fs::OpenOptions`] and wrap it with [`File::from_std`].
+    ///
+    /// The `open(2)` runs synchronously on the calling thread, not through the ring,
+    /// so it blocks the executor while the kernel resolves the path.
+    ///
+    /// # Errors
+    ///
+    /// As [`std::fs::File::create`].
+    pub fn create(ring: &Ring, path: impl AsRef<Path>) -> io::Result<File> {
+        File::from_std(ring, fs::File::create(path)?)
+    }
+
+    /// Wraps a `std` file.
+    ///
+    /// `O_NONBLOCK` is cleared: io_uring waits for a pipe or device itself, and fails
+    /// a read of an `O_NONBLOCK` descriptor with `EAGAIN` instead. The flag belongs to
+    /// the open file description, so duplicates of the descriptor see the change.
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor's flags cannot be read or changed.
+    pub fn from_std(ring: &Ring, file: fs::File) -> io::Result<File> {
+        File::from_fd(ring, OwnedFd::from(file))
+    }
+
+    /// Wraps any descriptor open for reading or writing (a pipe end, a character
+    /// device, a file).
+    ///
+    /// `O_NONBLOCK` is cleared, as for [`File::from_std`].
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor's flags cannot be read or changed (`EBADF`...).
+    pub fn from_fd(ring: &Ring, fd: OwnedFd) -> io::Result<File> {
+        set_blocking(&fd)?;
+        Ok(File {
+            ring: ring.clone(),
+            fd: SharedFd::new(fd),
+        })
+    }
+
+    /// The `std` file back.
+    ///
+    /// # Errors
+    ///
+    /// `ResourceBusy` if an op on it (an abandoned one) is still in flight.
+    pub fn into_std(self) -> io::Result<fs::File> {
+        self.into_fd().map(fs::File::from)
+    }
+
+    /// The descriptor back.
+    ///
+    /// # Errors
+    ///
+    /// `ResourceBusy` if an op on it (an abandoned one) is still in flight.
+    pub fn into_fd(self) -> io::Result<OwnedFd> {
+        self.fd.into_owned("File")
+    }
+
+    /// Describes a read into `buf` at `offset`, leaving the file's position alone.
+    ///
+    /// On a descriptor that cannot seek (a pipe) the offset means nothing: use
+    /// [`read`](File::read) there.
+    ///
+    /// # Errors
+    ///
+    /// From the op's completion: the kernel's errno (`EBADF` if the descriptor is not
+    /// open for reading, `EINVAL` for an offset past `i64::MAX`), with the buffer.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Read`]: a cancel never loses bytes that were read.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_read(3)`, `pread(2)`.
+    pub fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> Prepared<Read<B>> {
+        Read::prepare(&self.ring, &self.fd, buf, offset)
+    }
+
+    /// Describes a read into `buf` at the file's current position, which it advances.
+    ///
+    /// # Errors
+    ///
+    /// From the op's completion, as [`read_at`](File::read_at).
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Read`]: a cancel never loses bytes that were read.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_read(3)` with offset `-1`, `read(2)`.
+    pub fn read<B: IoBufMut>(&self, buf: B) -> Prepared<Read<B>> {
+        Read::prepare(&self.ring, &self.fd, buf, CURRENT_POSITION)
+    }
+
+    /// Describes a write of `buf`'s initialised bytes at `offset`, leaving the file's
+    /// position alone. The kernel may take fewer bytes than offered;
+    /// [`write_all_at`](File::write_all_at) loops until all are written.
+    ///
+    /// # Errors
+    ///
+    /// From the op's completion: the kernel's errno (`EBADF` if the descriptor is not
+    /// open for writing, `EPIPE` on a pipe with no reader, `ENOSPC`...), with the
+    /// buffer.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Write`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_write(3)`, `pwrite(2)`.
+    pub fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> Prepared<Write<B>> {
+        Write::prepare(&self.ring, &self.fd, buf, 0, offset)
+    }
+
+    /// Describes a write of `buf`'s initialised bytes at the file's current position,
+    /// which it advances (to the end first, for a file opened to append).
+    ///
+    /// # Errors
+    ///
+    /// From the op's completion, as [`write_at`](File::write_at).
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Write`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_write(3)` with offset `-1`, `write(2)`.
+    pub fn write<B: IoBuf>(&self, buf: B) -> Prepared<Write<B>> {
+        Write::prepare(&self.ring, &self.fd, buf, 0, CURRENT_POSITION)
+    }
+
+    /// Writes all of `buf`'s initialised bytes at `offset`, one write op after
+    /// another, and gives the buffer back.
+    ///
+    /// # Errors
+    ///
+    /// The first failed write's error, `WriteZero` if the kernel accepted nothing,
+    /// `InvalidInput` if the offsets would overflow.
+    ///
+    /// # Cancellation
+    ///
+    /// This is a composite future: dropping it while a write is in flight abandons
+    /// that op (see [`Op`](crate::Op)), and how much was written is lost.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_write(3)`, `pwrite(2)`.
+    pub async fn write_all_at<B: IoBuf>(&self, buf: B, offset: u64) -> (io::Result<()>, B) {
+        write_all(&self.ring, &self.fd, buf, Some(offset)).await
+    }
+
+    /// Writes all of `buf`'s initialised bytes at the current position, one write op
+    /// after another, and gives the buffer back. The way to fill a pipe.
+    ///
+    /// # Errors
+    ///
+    /// The first failed write's error, or `WriteZero` if the kernel accepted nothing.
+    ///
+    /// # Cancellation
+    ///
+    /// As [`write_all_at`](File::write_all_at).
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_write(3)` with offset `-1`, `write(2)`.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        write_all(&self.ring, &self.fd, buf, None).await
+    }
+
+    /// The ring this file belongs to.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Closes the file through the ring, reporting any error (a deferred write error
+    /// of a network file system, for instance).
+    ///
+    /// If an op on it is still in flight, the descriptor is closed when that op
+    /// completes instead, and `Ok(())` is returned.
+    ///
+    /// # Errors
+    ///
+    /// As `close(2)`.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_close(3)`, `close(2)`.
+    pub async fn close(self) -> io::Result<()> {
+        self.fd.close(&self.ring).await
+    }
+}
+
+/// Writes all of `buf` at `offset` (`None`: the current position).
+async fn write_all<B: IoBuf>(
+    ring: &Ring,
+    fd: &SharedFd,
+    mut buf: B,
+    offset: Option<u64>,
+) -> (io::Result<()>, B) {
+    let mut written = 0;
+    while written < buf.bytes_init() {
+        let at = match offset {
+            None => Some(CURRENT_POSITION),
+            // `CURRENT_POSITION` is not a file offset: landing on it is overflow too.
+            Some(offset) => (written as u64)
+                .checked_add(offset)
+                .filter(|&at| at != CURRENT_POSITION),
+        };
+        let Some(at) = at else {
+            let err = io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "write_all_at: the file offset overflows u64",
+            );
+            return (Err(err), buf);
+        };
+        let (result, back) = Write::prepare(ring, fd, buf, written, at)
+            .submit()
+            .complete()
+            .await;
+        buf = back;
+        match result {
+            Ok(0) => {
+                let err = io::Error::new(io::ErrorKind::WriteZero, "the file accepted no bytes");
+                return (Err(err), buf);
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
+}
+
+crate::fd::impl_fd_traits!(File);

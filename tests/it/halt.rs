@@ -1,0 +1,208 @@
+//! Halt safety: race, race_all, linked timeouts, and the accept-with-timeout loops.
+
+use std::time::{Duration, Instant};
+
+use linear_uring::net::TcpListener;
+use linear_uring::op::Timeout;
+use linear_uring::{race, race_all, DropPolicy, Raced, Ring};
+
+use crate::fds::FdCheck;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../examples/accept_timeout/scenario.rs"]
+mod scenario;
+
+use scenario::Strategy;
+
+fn ring() -> Ring {
+    Ring::builder()
+        .drop_policy(DropPolicy::Panic)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn race_loser_awaited_later_yields_connection_that_arrived_meanwhile() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    ring.block_on(async {
+        let accept = listener.accept().submit();
+        let Raced::Second(accept, timer) = race(accept, ring.sleep(Duration::from_millis(5))).await
+        else {
+            panic!("nobody connected yet: the timer must win");
+        };
+        timer.unwrap();
+        // The accept is still in flight: a client arriving now is not lost.
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (stream, peer) = accept.complete().await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        stream.close().await.unwrap();
+    });
+    assert_eq!(ring.stats().abandoned, 0);
+    drop((listener, ring));
+    fds.finish();
+}
+
+#[test]
+fn race_first_ready_wins_and_loser_stays_owed() {
+    let ring = ring();
+    ring.block_on(async {
+        let slow = Timeout::new(&ring, Duration::from_secs(10)).submit();
+        let fast = Timeout::new(&ring, Duration::from_millis(1)).submit();
+        match race(slow, fast).await {
+            Raced::Second(slow, fired) => {
+                fired.unwrap();
+                assert!(slow.cancel().await.is_cancelled());
+            }
+            Raced::First(..) => panic!("the 10 s timer cannot win"),
+        }
+    });
+    let stats = ring.stats();
+    assert_eq!((stats.abandoned, stats.in_flight), (0, 0));
+}
+
+#[test]
+fn race_all_returns_winner_index_and_rest_in_order() {
+    let ring = ring();
+    ring.block_on(async {
+        let timers = [30_000, 2, 20_000, 10_000]
+            .into_iter()
+            .map(|ms| Timeout::new(&ring, Duration::from_millis(ms)).submit())
+            .collect();
+        let raced = race_all(timers).await;
+        assert_eq!(raced.index, 1);
+        raced.output.unwrap();
+        assert_eq!(raced.rest.len(), 3);
+        for timer in raced.rest {
+            assert!(timer.cancel().await.is_cancelled());
+        }
+    });
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+#[test]
+fn linked_timeout_cuts_off_pending_accept_with_ecanceled() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+    let start = Instant::now();
+    let result = ring.block_on(async {
+        listener
+            .accept()
+            .timeout(Duration::from_millis(10))
+            .submit()
+            .complete()
+            .await
+    });
+    let err = result.expect_err("nobody connected");
+    assert_eq!(err.raw_os_error(), Some(libc::ECANCELED), "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(10));
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(ring.stats().in_flight, 0);
+    drop((listener, ring));
+    fds.finish();
+}
+
+#[test]
+fn linked_timeout_does_not_fire_when_op_completes_first() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ring.block_on(async {
+        let (stream, peer) = listener
+            .accept()
+            .timeout(Duration::from_secs(5))
+            .submit()
+            .complete()
+            .await
+            .unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        stream.close().await.unwrap();
+        // Many linked ops in a row: each timeout's own completion is reaped.
+        for _ in 0..100 {
+            let nop = linear_uring::op::Nop::new(&ring).timeout(Duration::from_secs(5));
+            nop.submit().complete().await.unwrap();
+        }
+    });
+    let start = Instant::now();
+    drop((listener, client, ring));
+    // A timeout left armed in the kernel would hold the shutdown for its 5 s.
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    fds.finish();
+}
+
+#[test]
+fn linked_timeout_survives_full_submission_queue() {
+    let ring = Ring::builder().entries(4).build().unwrap();
+    ring.block_on(async {
+        // Each linked op takes two entries; an odd number fills the queue unevenly.
+        let ops: Vec<_> = (0..21)
+            .map(|_| {
+                Timeout::new(&ring, Duration::from_secs(10))
+                    .timeout(Duration::from_millis(5))
+                    .submit()
+            })
+            .collect();
+        for op in ops {
+            let err = op.complete().await.unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+        }
+    });
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+fn run_scenario(strategy: Strategy) -> scenario::Report {
+    let fds = FdCheck::start();
+    let report = scenario::run(strategy, 500, Duration::from_millis(1)).unwrap();
+    fds.finish();
+    println!("{report}");
+    report
+}
+
+#[test]
+fn accept_timeout_race_loses_and_leaks_nothing() {
+    let report = run_scenario(Strategy::Race);
+    assert_eq!(report.attempted, 500, "{report}");
+    assert_eq!((report.lost, report.leaked_fds), (0, 0), "{report}");
+    assert!(report.panic.is_none(), "{report}");
+}
+
+#[test]
+fn accept_timeout_linked_timeout_loses_and_leaks_nothing() {
+    let report = run_scenario(Strategy::LinkedTimeout);
+    assert_eq!(report.attempted, 500, "{report}");
+    assert_eq!((report.lost, report.leaked_fds), (0, 0), "{report}");
+    assert!(report.panic.is_none(), "{report}");
+}
+
+#[test]
+fn accept_timeout_naive_select_leaks_no_descriptor() {
+    let report = run_scenario(Strategy::NaiveSelect);
+    assert_eq!(report.leaked_fds, 0, "{report}");
+    assert_eq!(report.served + report.lost, report.attempted, "{report}");
+}
+
+#[test]
+fn accept_timeout_naive_select_panic_names_the_line() {
+    let report = run_scenario(Strategy::NaiveSelectPanic);
+    let message = report
+        .panic
+        .as_deref()
+        .expect("the Panic policy stops the loop");
+    assert!(
+        message.contains("the Accept operation submitted at "),
+        "{message}"
+    );
+    assert!(
+        message.contains("examples/accept_timeout/scenario.rs:"),
+        "{message}"
+    );
+    assert_eq!(report.leaked_fds, 0, "{report}");
+}
