@@ -14,20 +14,36 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use linear_uring::{CancelOutcome, Ring};
+//! use linear_uring::net::TcpListener;
+//! use linear_uring::op::Timeout;
+//! use linear_uring::{race, CancelOutcome, Raced, Ring};
 //!
 //! let ring = Ring::new()?;
+//! let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
 //! ring.block_on(async {
 //!     // Submitting returns a token: the kernel is working on it.
-//!     let timer = ring.sleep(Duration::from_millis(1));
+//!     let timer = Timeout::new(&ring, Duration::from_millis(1)).submit();
 //!     // Completing consumes the token and gives the output.
 //!     timer.complete().await?;
 //!
-//!     // Cancelling consumes it too, and says what really happened.
-//!     let timer = ring.sleep(Duration::from_secs(60));
-//!     match timer.cancel().await {
-//!         CancelOutcome::Cancelled(()) => println!("the timer never fired"),
-//!         CancelOutcome::Completed(result) => println!("it fired first: {result:?}"),
+//!     // Cancelling consumes it too, and says what really happened: an accept that
+//!     // lost the race against the cancel hands over its connection.
+//!     let accept = listener.accept().submit();
+//!     match accept.cancel().await {
+//!         CancelOutcome::Cancelled(()) => println!("nobody connected"),
+//!         CancelOutcome::Completed(accepted) => println!("accepted first: {:?}", accepted?.1),
+//!     }
+//!
+//!     // Waiting with a deadline never drops the op: the loser of a race is handed
+//!     // back, still in flight.
+//!     let accept = listener.accept().submit();
+//!     match race(accept, ring.sleep(Duration::from_millis(5))).await {
+//!         Raced::First(accepted, _timer) => println!("served {:?}", accepted?.1),
+//!         // Do some other work, then keep waiting with the same accept, or cancel it:
+//!         Raced::Second(accept, _) => match accept.cancel().await {
+//!             CancelOutcome::Cancelled(()) => println!("nobody connected in time"),
+//!             CancelOutcome::Completed(accepted) => println!("just in time: {:?}", accepted?.1),
+//!         },
 //!     }
 //!     Ok::<(), std::io::Error>(())
 //! })?;
@@ -36,12 +52,26 @@
 //!
 //! # Design
 //!
-//! An operation is described first ([`Prepared`], free to build and to drop), then
-//! submitted ([`Prepared::submit`]), which pushes its entry to the submission queue
-//! at once and returns the token. Many ops can be in flight before any is awaited;
-//! the executor enters the kernel when it has nothing else to run, submitting and
-//! waiting in one system call. A [`Ring`] is both the io_uring instance and a
-//! single-threaded executor ([`Ring::block_on`], [`Ring::spawn`]).
+//! An operation is described first ([`Prepared`], free to build and to drop; options
+//! such as a [linked timeout](Prepared::timeout) are set here), then submitted
+//! ([`Prepared::submit`]), which pushes its entry to the submission queue at once and
+//! returns the token. Many ops can be in flight before any is awaited; the executor
+//! enters the kernel when it has nothing else to run, submitting and waiting in one
+//! system call. A [`Ring`] is both the io_uring instance and a single-threaded
+//! executor ([`Ring::block_on`], [`Ring::spawn`]).
+//!
+//! The operations live in [`op`], one type each (`Accept`, `Recv`, `Read`,
+//! `Timeout`, ...); the resources that build them in [`net`] (TCP, UDP, Unix
+//! sockets) and [`fs`] (files, pipes, any descriptor). Buffers are owned ([`IoBuf`],
+//! [`IoBufMut`]): moved into the op, handed back with its output, after an error, and
+//! by a cancel.
+//!
+//! Halt safety, that is, never throwing away work the kernel did, has its own tools,
+//! so that no op ever needs `select!`: [`race`] and [`race_all`] return the losers
+//! still in flight; [`Prepared::timeout`] lets the kernel time an op out with no race
+//! window; the [`Linear`] trait makes a composite operation (a request handler made of
+//! several ops) as safe to race and cancel as one op. A timer is not a resource, so
+//! [`Ring::sleep`] returns a [`Sleep`] that may be dropped freely.
 //!
 //! # Safety model
 //!
@@ -101,7 +131,8 @@
 //!
 //! # Crate features
 //!
-//! None yet.
+//! None. The crate depends on `io-uring` (the kernel interface), `libc` and
+//! `static_assertions`.
 
 pub mod buf;
 mod driver;

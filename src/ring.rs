@@ -469,14 +469,14 @@ impl Inner {
     /// Hands every available completion to the table, then wakes tokens and
     /// releases orphans with no borrow held.
     fn reap(&self) {
+        let mut guard = self.driver.borrow_mut();
+        let Some(driver) = guard.as_mut() else {
+            return;
+        };
         let mut wakers = self.wakers.take();
         let mut released = self.released.take();
         let mut stats = self.stats.get();
         {
-            let mut driver = self.driver.borrow_mut();
-            let Some(driver) = driver.as_mut() else {
-                return;
-            };
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
             driver.reap(shutting_down, |user_data, res, flags| {
@@ -497,6 +497,9 @@ impl Inner {
                 }
             });
         }
+        // Releasing an op's data and waking run user code (a buffer's drop, a
+        // waker): no borrow may be held.
+        drop(guard);
         for (data, completion) in released.drain(..) {
             stats.fds_closed += data.release(completion);
         }
