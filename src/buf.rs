@@ -40,6 +40,11 @@ pub unsafe trait IoBuf: 'static {
 ///
 /// Everything [`IoBuf`] promises, and [`stable_mut_ptr`](IoBufMut::stable_mut_ptr)
 /// returns the same address as `stable_ptr`, writable for `bytes_total()` bytes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be lent to the kernel as an owned buffer to write into",
+    label = "the op must own this buffer while the kernel may write into it",
+    note = "the kernel may write into the buffer until the op completes, even after its token or your function is gone, so the op owns it: pass a `Vec<u8>` (its spare capacity is filled) or a `Box<[u8]>`; it comes back with the output, `(io::Result<usize>, buf)`"
+)]
 pub unsafe trait IoBufMut: IoBuf {
     /// Where the kernel may write.
     fn stable_mut_ptr(&mut self) -> *mut u8;

@@ -79,9 +79,12 @@
 //! timespecs, the owner of its descriptor) is moved into the ring's op table at
 //! submission and stays there until the kernel's final completion for that op has
 //! been reaped, whatever happens to the token. Soundness therefore never depends on a
-//! destructor running: `mem::forget` of a token leaks at most the table entry until
-//! the ring shuts down. Shutdown cancels every op, reaps every completion, and only
-//! then frees; if the kernel does not answer, the memory is leaked, never freed.
+//! destructor running. `mem::forget` of a token is a leak, never a hazard: the op is
+//! still cancelled and reaped when the ring shuts down, but the forgotten token keeps
+//! its reference to the ring's shared state, so that state (and whatever the op
+//! produced, such as an accepted descriptor) is never freed. Shutdown cancels every
+//! op, reaps every completion, and only then frees; if the kernel does not answer,
+//! the memory is leaked, never freed.
 //!
 //! # Cancellation and drop
 //!
@@ -102,21 +105,90 @@
 //!
 //! # Compile-time guarantees and their holes
 //!
-//! Caught by the compiler: an ignored token or future (`#[must_use]`, an error with
-//! `#![deny(unused_must_use)]`); a token used after `complete()` or `cancel()` (both
-//! take `self`); `complete()` on a description that was not submitted (a
-//! [`Prepared`] has no such method); a token sent to another thread (`Op` is
-//! `!Send`).
+//! linear-uring cannot make Rust's types linear, so it rejects at compile time what the
+//! type system can see, catches at run time what it cannot, and is sound even where
+//! neither can see anything.
 //!
-//! Caught only at run time, by the drop policy: a token bound to a variable and
-//! dropped at the end of its scope, `drop(op)`, `?` returning past a live token, a
-//! future holding a token dropped by `select!` or a timeout wrapper.
+//! ## Caught by the compiler
 //!
-//! Never caught, and still sound: `mem::forget`, `ManuallyDrop`, `Box::leak`, `Rc`
-//! cycles and `process::exit`. The table owns what the kernel may touch, so the worst
-//! outcome is a leak.
+//! Each row is a case in `ui-tests/fail/` of the repository, whose `.stderr` is the
+//! exact error a user gets (`ui-tests/README.md` explains each one). The `#[must_use]`
+//! rows are errors with `#![deny(unused_must_use)]` (see the lints below) and warnings
+//! otherwise.
 //!
-//! Lints worth turning on in a crate that uses linear-uring:
+//! | misuse | rejected because | ui-test |
+//! |---|---|---|
+//! | a token ignored as a statement: `ring.nop();`, `Nop::new(&ring).submit();` | [`Op`] is `#[must_use]` | `token_must_be_used`, `submitted_token_must_be_used` |
+//! | `let _ = op;` (an immediate drop) | `let_underscore_drop`, when denied | `let_underscore_token` |
+//! | `op.complete();` never awaited | [`Complete`] is `#[must_use]` | `complete_future_must_be_used` |
+//! | a cancel's outcome ignored: `op.cancel().await;` | [`CancelOutcome`] is `#[must_use]`: `Completed` holds a real result | `cancel_outcome_must_be_used` |
+//! | the output of [`race`] or [`race_all`] ignored, with the losers still in flight | [`Raced`] and [`RacedAll`] are `#[must_use]` | `race_output_must_be_used`, `race_all_output_must_be_used` |
+//! | a receive's `(io::Result<usize>, buf)` ignored | the `Result` in it is `#[must_use]` | `recv_result_must_be_used` |
+//! | a description built and never submitted | [`Prepared`] is `#[must_use]` | `description_must_be_used` |
+//! | a token used after `complete()`, completed twice, cancelled then completed | `complete` and `cancel` take `self` (E0382) | `token_used_after_complete`, `token_completed_twice`, `token_cancelled_then_completed` |
+//! | a token cloned | [`Op`] is not `Clone` | `token_cannot_be_cloned` |
+//! | `complete()` on a description that was never submitted | a [`Prepared`] has no `complete` | `complete_on_description` |
+//! | a linked timeout set on a token after submission | SQE options exist only on [`Prepared`] | `sqe_option_after_submit` |
+//! | a token moved to another thread | [`Op`] is `!Send` | `op_is_not_send` |
+//! | a future holding a token given to a spawn that requires `Send` | such a future is `!Send` too | `future_holding_token_is_not_send` |
+//! | the ring sent to another thread | [`Ring`] is `!Send` | `ring_is_not_send` |
+//! | a buffer used while its op is in flight | the op took it by value (E0382); it comes back with the output | `buffer_used_while_in_flight` |
+//! | a borrowed buffer lent to a receive, or a non-`'static` slice to a send | ops take only owned buffers ([`IoBufMut`], [`IoBuf`]) | `buffer_must_be_owned`, `send_buffer_must_be_static` |
+//! | a stream used after `close()` | `close` takes `self` | `stream_used_after_close` |
+//! | a token built by hand, or taken apart to defuse its drop | private fields; [`Op`] implements `Drop` | `token_built_by_hand`, `token_defused_by_hand` |
+//! | [`OpKind`] or [`net::Stream`] implemented outside the crate; `Op<T>` of a non-op | both traits are sealed | `op_kind_is_sealed`, `stream_trait_is_sealed`, `not_an_op_kind` |
+//! | a plain future (`op.complete()`) given to [`race`] | `race` takes only [`Linear`] values, which it can hand back unfinished | `race_takes_tokens_not_futures` |
+//!
+//! ## Caught only at run time, by the drop policy
+//!
+//! These compile, even with every lint below: the compiler cannot tell a token dropped
+//! by mistake from any other value going out of scope. Dropping the token is the one
+//! thing they have in common, so [`Op`]'s destructor catches all of them. It first does
+//! the I/O-safe part (the op is cancelled in the kernel, its buffers stay with the ring
+//! until the kernel lets go, a descriptor it produces is closed), then applies the
+//! [`DropPolicy`]: with [`DropPolicy::Panic`], the default in debug builds, a panic that
+//! names the op and the `file:line:column` of the user's code that submitted it. Each
+//! hole has a test in `tests/it/holes.rs`, which checks the panic names that line:
+//!
+//! | hole | test (`tests/it/holes.rs`) |
+//! |---|---|
+//! | `let _x = op;` (or any binding) dropped at the end of its scope | `hole_underscore_binding_dropped_at_scope_end_panics_with_submit_line` |
+//! | `let _ = op;` where `let_underscore_drop` is not denied | `hole_let_underscore_without_the_lint_panics_with_submit_line` |
+//! | `drop(op)` | `hole_explicit_drop_panics_with_submit_line` |
+//! | `?` returning early past a live token | `hole_question_mark_returning_past_live_token_panics_with_submit_line` |
+//! | a future holding a token dropped by `select!` | `hole_future_holding_token_dropped_by_select_panics_with_submit_line` |
+//! | a future holding a token dropped by a timeout wrapper | `hole_future_holding_token_dropped_by_timeout_wrapper_panics_with_submit_line` |
+//! | the loser of a race discarded by a `_` pattern: `Raced::First(out, _)` | `hole_race_loser_discarded_by_wildcard_pattern_panics_with_submit_line` |
+//! | a task abandoned at shutdown, with a token in flight | `hole_task_abandoned_at_shutdown_is_counted_without_panic` |
+//!
+//! The last one never panics: a ring shutting down with work in flight is not a
+//! mistake, so the policy is skipped, and the op is cancelled, reaped and counted in
+//! [`Stats::abandoned`]. With [`DropPolicy::Reclaim`] (the default in release builds)
+//! every hole is only counted there; monitor it. A [`Sleep`] is not linear by design:
+//! dropping one removes the timer and is no hole.
+//!
+//! ## Never caught, and still sound
+//!
+//! `mem::forget`, `ManuallyDrop`, `Box::leak`, `Rc` cycles and `process::exit` run no
+//! destructor, so no policy can run either. This is still sound, because soundness
+//! never depends on a destructor (see the safety model): from submission until the
+//! kernel's final completion, the ring's op table, not the token, owns everything the
+//! kernel may touch. The ring's shutdown cancels a forgotten op and waits for its
+//! completion like any other (`tests/it/shutdown.rs`,
+//! `shutdown_with_forgotten_timers_cancels_and_reaps_them`); at `process::exit` the
+//! kernel tears the ring down with the process. The cost is a leak, never a
+//! use-after-free: the op's result and its table entry and, because a forgotten token
+//! still holds its share of the ring, the ring's bookkeeping with them (including a
+//! descriptor the op produced). Clippy's `mem_forget` flags the first of these.
+//!
+//! ## Lints to turn on
+//!
+//! rustc's `unused_must_use` only warns by default, and `let _ = op;` passes it
+//! silently; `let_underscore_drop` (allow by default) flags that. Clippy adds
+//! `let_underscore_must_use` (a `let _ =` of any `#[must_use]` value, such as a
+//! `CancelOutcome`), `let_underscore_future` (a `Complete` or `Cancel` future bound to
+//! `_`) and `mem_forget` (the first of the holes nothing else sees). In the crate that
+//! uses linear-uring, copy into `Cargo.toml`:
 //!
 //! ```toml
 //! [lints.rust]

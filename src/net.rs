@@ -22,6 +22,11 @@ pub use udp::*;
 pub use unix::*;
 
 pub(crate) mod sealed {
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a stream of linear-uring: `Stream` is sealed",
+        label = "not one of the stream types in `linear_uring::net`",
+        note = "accept and connect ops produce the library's own stream types; wrap one (`TcpStream`, `UnixStream`) in a type of your own instead"
+    )]
     pub trait Sealed {}
 }
 

@@ -99,6 +99,16 @@ impl<K: OpKind> Op<K> {
         Cancel { op: self }
     }
 
+    /// Not callable: submission options belong on the description. This method
+    /// exists only so that the compiler explains where `.timeout(d)` goes.
+    #[doc(hidden)]
+    pub fn timeout(self, _duration: std::time::Duration) -> Self
+    where
+        Self: OptionsBeforeSubmit,
+    {
+        unreachable!("`OptionsBeforeSubmit` has no implementations")
+    }
+
     /// Where the op was submitted.
     pub fn location(&self) -> &'static Location<'static> {
         self.location
@@ -115,6 +125,16 @@ impl<K: OpKind> Op<K> {
         Poll::Ready((*op, completion))
     }
 }
+
+/// Implemented by nothing: the bound of [`Op::timeout`], whose only purpose is its
+/// error message.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a linked timeout must be set before `submit()`: `{Self}` is already in the kernel",
+    label = "too late: this op was submitted",
+    note = "set submission options on the description: `listener.accept().timeout(d).submit()`"
+)]
+pub trait OptionsBeforeSubmit {}
 
 impl<K: OpKind> Linear for Op<K> {
     type Output = K::Output;

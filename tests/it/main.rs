@@ -7,6 +7,7 @@ mod exec;
 mod fds;
 mod fs_pipe;
 mod halt;
+mod holes;
 mod net_tcp;
 mod net_udp;
 mod net_unix;
