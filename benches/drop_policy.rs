@@ -1,0 +1,104 @@
+//! What the drop policy costs an op that is consumed properly: NOP round trips (1
+//! and 256 in flight) on rings with `DropPolicy::Panic`, `Reclaim` and `Abort`,
+//! against the floor, the raw `io-uring` crate doing the same batches by hand, in one
+//! criterion group.
+//!
+//! What it isolates. Every token carries the `&'static Location` of its `submit()`
+//! (`#[track_caller]`, one pointer stored in the token) and a `live` flag that its
+//! `Drop` checks; the ring's `DropPolicy` is read only when a live token is dropped
+//! unconsumed. On the completion path (`complete().await` consumes the token, then
+//! its `Drop` finds it dead and returns), all three policies run the same code, so
+//! they should be within noise of each other: that is the claim this bench checks,
+//! in release, where `Reclaim` is the default. The location and the drop check are
+//! carried by all three, so they cannot be switched off here; their share of the
+//! gap to `raw-io-uring` (the whole per-op cost of the library) is counted in
+//! instructions with callgrind in BENCHMARKS.md. With 256 in flight the one
+//! `io_uring_enter(2)` per batch is spread thin, so a per-op difference would show
+//! most there.
+//!
+//! Run with `CARGO_TARGET_DIR=/tmp/target-bench cargo bench --bench drop_policy`; the
+//! results are in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use io_uring::{opcode, IoUring};
+use linear_uring::{DropPolicy, Ring};
+
+const BATCHES: [usize; 2] = [1, 256];
+const ENTRIES: u32 = 512;
+const POLICIES: [(&str, DropPolicy); 3] = [
+    ("linear-uring-panic", DropPolicy::Panic),
+    ("linear-uring-reclaim", DropPolicy::Reclaim),
+    ("linear-uring-abort", DropPolicy::Abort),
+];
+
+/// The floor: push `batch` NOPs, submit and wait for all of them, reap them.
+fn raw_batch(ring: &mut IoUring, batch: usize) {
+    for i in 0..batch {
+        let sqe = opcode::Nop::new().build().user_data(i as u64);
+        // SAFETY: a NOP carries no pointer.
+        unsafe {
+            ring.submission()
+                .push(&sqe)
+                .expect("queue sized for the batch")
+        };
+    }
+    ring.submit_and_wait(batch).expect("io_uring_enter");
+    let mut reaped = 0;
+    for cqe in ring.completion() {
+        assert!(cqe.result() >= 0, "nop failed: {}", cqe.result());
+        reaped += 1;
+    }
+    assert_eq!(reaped, batch);
+}
+
+fn drop_policy(c: &mut Criterion) {
+    let mut group = c.benchmark_group("drop_policy");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for batch in BATCHES {
+        group.throughput(Throughput::Elements(batch as u64));
+
+        let mut raw = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(ENTRIES)
+            .expect("io_uring_setup");
+        group.bench_with_input(BenchmarkId::new("raw-io-uring", batch), &batch, |b, &n| {
+            b.iter(|| raw_batch(&mut raw, black_box(n)))
+        });
+        drop(raw);
+
+        for (name, policy) in POLICIES {
+            let ring = Ring::builder()
+                .entries(ENTRIES)
+                .drop_policy(policy)
+                .build()
+                .expect("ring");
+            let mut tokens = Vec::with_capacity(batch);
+            group.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, &n| {
+                b.iter_custom(|iters| {
+                    ring.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            tokens.extend((0..black_box(n)).map(|_| ring.nop()));
+                            for token in tokens.drain(..) {
+                                token.complete().await.expect("nop");
+                            }
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+            // Nothing was dropped unconsumed: the policy never ran.
+            assert_eq!(ring.stats().abandoned, 0);
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, drop_policy);
+criterion_main!(benches);
