@@ -91,8 +91,8 @@ impl Notifier {
 /// The io_uring instance and everything that touches it.
 pub(crate) struct Driver {
     ring: IoUring,
-    probe: Option<Probe>,
-    masked_opcodes: Vec<u8>,
+    /// One bit per opcode the kernel implements (and the config does not mask).
+    supported: [u64; 4],
     taskrun: Taskrun,
     notifier: Arc<Notifier>,
     /// Where the kernel writes the eventfd counter. Boxed so its address is stable;
@@ -120,10 +120,17 @@ impl Driver {
             Err(_) => None,
         };
         let notifier = Notifier::new().map_err(|e| Error::setup(e, config.entries))?;
+        let mut supported = [0u64; 4];
+        for opcode in 0..=u8::MAX {
+            let available = probe.as_ref().is_none_or(|p| p.is_supported(opcode))
+                && !config.masked_opcodes.contains(&opcode);
+            if available {
+                supported[usize::from(opcode / 64)] |= 1 << (opcode % 64);
+            }
+        }
         let mut driver = Driver {
             ring,
-            probe,
-            masked_opcodes: config.masked_opcodes.clone(),
+            supported,
             taskrun,
             notifier: Arc::new(notifier),
             wake_buf: Box::new(0),
@@ -144,8 +151,7 @@ impl Driver {
 
     /// Whether the kernel implements `opcode`.
     pub(crate) fn supports(&self, opcode: u8) -> bool {
-        !self.masked_opcodes.contains(&opcode)
-            && self.probe.as_ref().is_none_or(|p| p.is_supported(opcode))
+        self.supported[usize::from(opcode / 64)] & (1 << (opcode % 64)) != 0
     }
 
     /// Puts `sqe` in the submission queue, flushing the queue to the kernel first if it
@@ -338,8 +344,10 @@ impl Driver {
         mut on_op: impl FnMut(u64, i32, u32),
     ) -> bool {
         let mut woken = false;
-        for (user_data, res, flags) in std::mem::take(&mut self.backlog) {
-            woken |= self.dispatch(user_data, res, flags, &mut on_op);
+        if !self.backlog.is_empty() {
+            for (user_data, res, flags) in std::mem::take(&mut self.backlog) {
+                woken |= self.dispatch(user_data, res, flags, &mut on_op);
+            }
         }
         let mut released_specs = Vec::new();
         loop {
@@ -356,7 +364,7 @@ impl Driver {
                     on_op(user_data, cqe.result(), cqe.flags());
                 }
             }
-            for index in released_specs.drain(..) {
+            while let Some(index) = released_specs.pop() {
                 self.release_spec(index);
             }
             if rearm && !shutting_down {

@@ -1,10 +1,11 @@
 //! A single-threaded executor: tasks, a run queue and wakers.
 //!
 //! Wakers are `Send`: a waker used on another thread pushes the task on a shared
-//! queue and, if the ring's thread is blocked in the kernel, writes the driver's
-//! eventfd so that the read always in flight on the ring completes and the thread
-//! wakes up. The executor loop itself lives in [`Ring::block_on`](crate::Ring), which
-//! interleaves polling with the driver.
+//! queue and writes the driver's eventfd, so that the read always in flight on the
+//! ring completes and a thread blocked in the kernel wakes up. A wake on the thread
+//! that is running the ring needs no eventfd: that thread is not blocked. The
+//! executor loop itself lives in [`Ring::block_on`](crate::Ring), which interleaves
+//! polling with the driver.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -23,9 +24,16 @@ const MAIN: u64 = u64::MAX;
 /// What wakers on any thread share with the executor.
 struct Shared {
     woken: Mutex<Vec<u64>>,
-    /// Set while the ring's thread is (about to be) blocked in `io_uring_enter`.
-    parked: AtomicBool,
+    /// Set after an id is pushed to `woken`, cleared when the executor takes the
+    /// queue: lets the executor skip the lock when no task was woken.
+    pending: AtomicBool,
     notifier: Arc<Notifier>,
+}
+
+thread_local! {
+    /// The address of the `Shared` whose executor is running `block_on` on this
+    /// thread, or 0: a wake from that thread needs no eventfd write.
+    static RUNNING: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Shared {
@@ -51,13 +59,21 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.queued.swap(true, Ordering::AcqRel) {
-            return;
+        if self.id == MAIN {
+            // The `block_on` future needs no queue entry: its flag is what the
+            // executor checks.
+            self.queued.store(true, Ordering::Release);
+        } else {
+            if self.queued.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            self.shared.woken().push(self.id);
+            self.shared.pending.store(true, Ordering::Release);
         }
-        self.shared.woken().push(self.id);
-        // Pairs with the SeqCst store in `Executor::park`: either the parking thread
-        // sees the queued id, or this sees `parked` and interrupts the kernel wait.
-        if self.shared.parked.load(Ordering::SeqCst) {
+        let shared = Arc::as_ptr(&self.shared) as usize;
+        if RUNNING.with(Cell::get) != shared {
+            // Another thread, or this one outside `block_on`: the ring's thread may
+            // be blocked in the kernel. The write completes its eventfd read.
             self.shared.notifier.notify();
         }
     }
@@ -93,7 +109,7 @@ impl Executor {
     pub(crate) fn new(notifier: Arc<Notifier>) -> Executor {
         let shared = Arc::new(Shared {
             woken: Mutex::new(Vec::new()),
-            parked: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
             notifier,
         });
         let main = Arc::new(TaskWaker {
@@ -112,13 +128,20 @@ impl Executor {
         }
     }
 
-    /// Marks the start of a `block_on`; false if one is already running.
-    pub(crate) fn enter(&self) -> bool {
-        !self.running.replace(true)
+    /// Marks the start of a `block_on`; false if one is already running. Returns
+    /// the marker of the executor that was running on this thread before.
+    pub(crate) fn enter(&self) -> Option<usize> {
+        if self.running.replace(true) {
+            return None;
+        }
+        let this = Arc::as_ptr(&self.shared) as usize;
+        Some(RUNNING.with(|running| running.replace(this)))
     }
 
-    pub(crate) fn exit(&self) {
+    /// Marks the end of a `block_on`, restoring what `enter` returned.
+    pub(crate) fn exit(&self, previous: usize) {
         self.running.set(false);
+        RUNNING.with(|running| running.set(previous));
     }
 
     pub(crate) fn is_running(&self) -> bool {
@@ -133,7 +156,18 @@ impl Executor {
 
     /// Whether the `block_on` future was woken since it was last polled; clears it.
     pub(crate) fn take_main_wake(&self) -> bool {
-        self.main.queued.swap(false, Ordering::AcqRel)
+        // Only a set flag costs a locked instruction.
+        self.main.queued.load(Ordering::Relaxed) && self.main.queued.swap(false, Ordering::Acquire)
+    }
+
+    /// Wakes the `block_on` future from the ring's own thread.
+    pub(crate) fn wake_main(&self) {
+        self.main.queued.store(true, Ordering::Release);
+    }
+
+    /// Whether `waker` is the `block_on` future's.
+    pub(crate) fn is_main_waker(&self, waker: &Waker) -> bool {
+        waker.will_wake(&self.main_waker)
     }
 
     /// Adds a task; it is polled on the next tick.
@@ -172,6 +206,7 @@ impl Executor {
             shared: self.shared.clone(),
         });
         self.shared.woken().push(waker.id);
+        self.shared.pending.store(true, Ordering::Release);
         slot.task = Some(Task {
             future: Some(Box::pin(wrapped)),
             waker,
@@ -181,14 +216,15 @@ impl Executor {
 
     /// Polls every task woken since the last tick, once each. Returns whether any ran.
     pub(crate) fn run_woken(&self) -> bool {
+        if !self.shared.pending.load(Ordering::Relaxed)
+            || !self.shared.pending.swap(false, Ordering::Acquire)
+        {
+            return false;
+        }
         let mut batch = self.batch.take();
         std::mem::swap(&mut batch, &mut *self.shared.woken());
         let ran = !batch.is_empty();
         for &id in &batch {
-            if id == MAIN {
-                // Already recorded in `main.queued`.
-                continue;
-            }
             self.poll_task(id);
         }
         batch.clear();
@@ -235,22 +271,7 @@ impl Executor {
 
     /// Whether anything is runnable right now.
     pub(crate) fn has_woken(&self) -> bool {
-        self.main.queued.load(Ordering::Acquire) || !self.shared.woken().is_empty()
-    }
-
-    /// Announces that the thread is about to block in the kernel. Returns false (and
-    /// does not park) if something became runnable meanwhile.
-    pub(crate) fn park(&self) -> bool {
-        self.shared.parked.store(true, Ordering::SeqCst);
-        if self.has_woken() {
-            self.shared.parked.store(false, Ordering::SeqCst);
-            return false;
-        }
-        true
-    }
-
-    pub(crate) fn unpark(&self) {
-        self.shared.parked.store(false, Ordering::SeqCst);
+        self.main.queued.load(Ordering::Acquire) || self.shared.pending.load(Ordering::Acquire)
     }
 
     /// Removes every task, for shutdown. The caller drops them with no borrow held.

@@ -142,9 +142,15 @@ impl Ring {
 
     /// The ring's counters.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.inner.stats.get();
-        stats.in_flight = self.inner.table.borrow().in_flight() as u64;
-        stats
+        let counters = &self.inner.counters;
+        Stats {
+            submitted: counters.submitted.get(),
+            completed: counters.completed.get(),
+            cancelled: counters.cancelled.get(),
+            abandoned: counters.abandoned.get(),
+            fds_closed: counters.fds_closed.get(),
+            in_flight: self.inner.table.borrow().in_flight() as u64,
+        }
     }
 
     /// The drop policy of this ring.
@@ -270,7 +276,7 @@ impl RingBuilder {
             driver: RefCell::new(Some(driver)),
             table: RefCell::new(Table::new()),
             exec,
-            stats: Cell::new(Stats::default()),
+            counters: Counters::default(),
             policy: self.policy,
             state: Cell::new(Lifecycle::Running),
             wakers: Cell::new(Vec::new()),
@@ -302,6 +308,23 @@ pub struct Stats {
     pub in_flight: u64,
 }
 
+/// The counters behind [`Stats`], one cell each so that the hot path touches one
+/// word.
+#[derive(Debug, Default)]
+struct Counters {
+    submitted: Cell<u64>,
+    completed: Cell<u64>,
+    cancelled: Cell<u64>,
+    abandoned: Cell<u64>,
+    fds_closed: Cell<u64>,
+}
+
+impl Counters {
+    fn add(counter: &Cell<u64>, n: u64) {
+        counter.set(counter.get() + n);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lifecycle {
     Running,
@@ -315,7 +338,7 @@ pub(crate) struct Inner {
     driver: RefCell<Option<Driver>>,
     table: RefCell<Table<Box<dyn Erased>>>,
     exec: Executor,
-    stats: Cell<Stats>,
+    counters: Counters,
     policy: DropPolicy,
     state: Cell<Lifecycle>,
     /// Scratch space for the wakers and orphan releases of one reap, kept to avoid an
@@ -325,12 +348,6 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    fn update_stats(&self, f: impl FnOnce(&mut Stats)) {
-        let mut stats = self.stats.get();
-        f(&mut stats);
-        self.stats.set(stats);
-    }
-
     /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
     /// reach the kernel is recorded as completed with the reason.
     pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>, link_timeout: Option<Duration>) -> OpId {
@@ -367,7 +384,7 @@ impl Inner {
         };
         match pushed {
             Ok(()) => {
-                self.update_stats(|s| s.submitted += 1);
+                Counters::add(&self.counters.submitted, 1);
             }
             Err(err) => {
                 // The entry never reached the queue, so the kernel never saw it.
@@ -378,7 +395,13 @@ impl Inner {
     }
 
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
-        self.table.borrow_mut().poll(id, waker)
+        let mut table = self.table.borrow_mut();
+        if self.exec.is_main_waker(waker) {
+            // The common case of ops awaited directly in `block_on`: no waker clone.
+            table.poll_main(id)
+        } else {
+            table.poll(id, waker)
+        }
     }
 
     /// Submits an async cancel for `id`, unless one was sent or it already finished.
@@ -415,13 +438,13 @@ impl Inner {
             }
             Orphan::Completed(data, completion) => {
                 let closed = data.release(completion);
-                self.update_stats(|s| s.fds_closed += closed);
+                Counters::add(&self.counters.fds_closed, closed);
             }
         }
         if quiet {
             return;
         }
-        self.update_stats(|s| s.abandoned += 1);
+        Counters::add(&self.counters.abandoned, 1);
         let shutting_down = self.state.get() != Lifecycle::Running;
         self.policy.abandoned(name, location, shutting_down);
     }
@@ -432,12 +455,13 @@ impl Inner {
             "Ring::block_on called on a ring that has shut down (its owning Ring was \
              dropped or shut down; clones do not keep a ring alive)"
         );
-        assert!(
-            self.exec.enter(),
-            "Ring::block_on called from inside block_on on the same ring; spawn the \
-             future or await it instead"
-        );
-        let _running = RunningGuard(self);
+        let previous = self.exec.enter().unwrap_or_else(|| {
+            panic!(
+                "Ring::block_on called from inside block_on on the same ring; spawn the \
+                 future or await it instead"
+            )
+        });
+        let _running = RunningGuard(self, previous);
         let mut future = pin!(future);
         let waker = self.exec.main_waker().clone();
         let mut cx = Context::from_waker(&waker);
@@ -454,12 +478,13 @@ impl Inner {
 
     /// Enters the kernel (blocking if nothing is runnable) and processes completions.
     fn turn(&self) {
-        let wait = self.exec.park();
+        // A wake from another thread after this check writes the eventfd, whose read
+        // is in flight, so the wait below returns.
+        let wait = !self.exec.has_woken();
         let entered = match self.driver.borrow_mut().as_mut() {
             Some(driver) => driver.enter(wait),
             None => Ok(()),
         };
-        self.exec.unpark();
         if let Err(err) = entered {
             panic!("io_uring_enter failed: {err}; the ring cannot continue");
         }
@@ -473,9 +498,11 @@ impl Inner {
         let Some(driver) = guard.as_mut() else {
             return;
         };
-        let mut wakers = self.wakers.take();
-        let mut released = self.released.take();
-        let mut stats = self.stats.get();
+        // The scratch vectors are only taken out of their cells when a completion
+        // needs them: ops awaited by the `block_on` future need neither.
+        let mut wakers: Option<Vec<Waker>> = None;
+        let mut released: Option<Vec<(Box<dyn Erased>, Completion)>> = None;
+        let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
         {
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
@@ -484,13 +511,19 @@ impl Inner {
                     debug_assert!(false, "driver handed on its own user_data {user_data:#x}");
                     return;
                 };
-                stats.completed += 1;
+                completed += 1;
                 if res == -libc::ECANCELED {
-                    stats.cancelled += 1;
+                    cancelled += 1;
                 }
                 match table.complete(id, Completion::from_cqe(res, flags)) {
-                    Reaped::Wake(waker) => wakers.extend(waker),
-                    Reaped::Release(data, completion) => released.push((data, completion)),
+                    Reaped::WakeMain => wake_main = true,
+                    Reaped::Wake(Some(waker)) => {
+                        wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
+                    }
+                    Reaped::Wake(None) => {}
+                    Reaped::Release(data, completion) => released
+                        .get_or_insert_with(|| self.released.take())
+                        .push((data, completion)),
                     Reaped::Stale(completion) => {
                         debug_assert!(false, "stale completion for {id:?}: {completion:?}");
                     }
@@ -500,15 +533,23 @@ impl Inner {
         // Releasing an op's data and waking run user code (a buffer's drop, a
         // waker): no borrow may be held.
         drop(guard);
-        for (data, completion) in released.drain(..) {
-            stats.fds_closed += data.release(completion);
+        Counters::add(&self.counters.completed, completed);
+        Counters::add(&self.counters.cancelled, cancelled);
+        if let Some(mut released) = released {
+            while let Some((data, completion)) = released.pop() {
+                Counters::add(&self.counters.fds_closed, data.release(completion));
+            }
+            self.released.set(released);
         }
-        self.stats.set(stats);
-        for waker in wakers.drain(..) {
-            waker.wake();
+        if wake_main {
+            self.exec.wake_main();
         }
-        self.wakers.set(wakers);
-        self.released.set(released);
+        if let Some(mut wakers) = wakers {
+            while let Some(waker) = wakers.pop() {
+                waker.wake();
+            }
+            self.wakers.set(wakers);
+        }
     }
 
     /// Drops every task, cancels every op in flight and waits for the kernel to give
@@ -595,11 +636,12 @@ impl fmt::Debug for Inner {
     }
 }
 
-struct RunningGuard<'a>(&'a Inner);
+/// Ends a `block_on` however it ends, restoring the executor marker it replaced.
+struct RunningGuard<'a>(&'a Inner, usize);
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
-        self.0.exec.exit();
+        self.0.exec.exit(self.1);
     }
 }
 

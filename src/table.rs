@@ -107,27 +107,38 @@ impl Completion {
     }
 }
 
-enum State<D> {
+/// Where a slot is in the lifecycle. The op's data lives beside it in the slot, so
+/// that transitions change a small tag in place instead of moving the data.
+enum State {
     Vacant {
         next_free: u32,
     },
+    /// `main`: the executor's `block_on` future polled last (no waker is stored for
+    /// it); otherwise `waker` is whoever polled last.
     Waiting {
-        data: D,
         waker: Option<Waker>,
+        main: bool,
         cancel_sent: bool,
     },
     Completed {
-        data: D,
         completion: Completion,
     },
-    Orphaned {
-        data: D,
-    },
+    Orphaned,
 }
 
 struct Slot<D> {
     generation: u32,
-    state: State<D>,
+    /// `Some` in every state but `Vacant`.
+    data: Option<D>,
+    state: State,
+}
+
+impl<D> Slot<D> {
+    fn take_data(&mut self) -> D {
+        self.data
+            .take()
+            .expect("op table: an occupied slot without its data")
+    }
 }
 
 const NO_FREE: u32 = u32::MAX;
@@ -137,6 +148,8 @@ const NO_FREE: u32 = u32::MAX;
 pub(crate) enum Reaped<D> {
     /// The op's token is alive: wake whoever polled it last.
     Wake(Option<Waker>),
+    /// The op's token is alive and the `block_on` future polled it last: wake it.
+    WakeMain,
     /// The token was dropped: release the data (close a descriptor it produced, free
     /// its buffers). The slot is free again.
     Release(D, Completion),
@@ -190,20 +203,23 @@ impl<D> Table<D> {
     /// Adds an op that is about to be pushed to the kernel.
     pub(crate) fn insert(&mut self, data: D) -> OpId {
         self.in_flight += 1;
-        self.occupy(State::Waiting {
+        self.occupy(
             data,
-            waker: None,
-            cancel_sent: false,
-        })
+            State::Waiting {
+                waker: None,
+                main: false,
+                cancel_sent: false,
+            },
+        )
     }
 
     /// Adds an op that failed before reaching the kernel; its token will find the
     /// completion on the first poll.
     pub(crate) fn insert_completed(&mut self, data: D, completion: Completion) -> OpId {
-        self.occupy(State::Completed { data, completion })
+        self.occupy(data, State::Completed { completion })
     }
 
-    fn occupy(&mut self, state: State<D>) -> OpId {
+    fn occupy(&mut self, data: D, state: State) -> OpId {
         if self.free_head == NO_FREE {
             let index = u32::try_from(self.slots.len())
                 .ok()
@@ -211,6 +227,7 @@ impl<D> Table<D> {
                 .expect("op table is full: more than 2^32 - 1 operations alive");
             self.slots.push(Slot {
                 generation: 0,
+                data: Some(data),
                 state,
             });
             return OpId {
@@ -220,27 +237,28 @@ impl<D> Table<D> {
         }
         let index = self.free_head;
         let slot = &mut self.slots[index as usize];
-        match mem::replace(&mut slot.state, state) {
-            State::Vacant { next_free } => self.free_head = next_free,
-            _ => panic!("op table: free list points at an occupied slot {index}"),
-        }
+        let State::Vacant { next_free } = slot.state else {
+            panic!("op table: free list points at an occupied slot {index}");
+        };
+        self.free_head = next_free;
+        slot.state = state;
+        slot.data = Some(data);
         OpId {
             index,
             generation: slot.generation,
         }
     }
 
-    fn vacate(&mut self, index: u32) -> State<D> {
+    /// Frees the slot at `index`, returning its data. The slot's state must hold
+    /// nothing that needs dropping (the caller took it out first).
+    fn vacate(&mut self, index: u32) -> D {
         let slot = &mut self.slots[index as usize];
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
-        let old = mem::replace(
-            &mut slot.state,
-            State::Vacant {
-                next_free: self.free_head,
-            },
-        );
+        slot.state = State::Vacant {
+            next_free: self.free_head,
+        };
         self.free_head = index;
-        old
+        slot.take_data()
     }
 
     fn slot_mut(&mut self, id: OpId) -> Option<&mut Slot<D>> {
@@ -255,22 +273,19 @@ impl<D> Table<D> {
             return Reaped::Stale(completion);
         };
         match &mut slot.state {
-            State::Waiting { .. } => {
-                let State::Waiting { data, waker, .. } =
-                    mem::replace(&mut slot.state, State::Vacant { next_free: NO_FREE })
-                else {
-                    unreachable!("matched Waiting above")
+            State::Waiting { waker, main, .. } => {
+                let reaped = if *main {
+                    Reaped::WakeMain
+                } else {
+                    Reaped::Wake(waker.take())
                 };
-                slot.state = State::Completed { data, completion };
+                slot.state = State::Completed { completion };
                 self.in_flight -= 1;
-                Reaped::Wake(waker)
+                reaped
             }
-            State::Orphaned { .. } => {
+            State::Orphaned => {
                 self.in_flight -= 1;
-                let State::Orphaned { data } = self.vacate(id.index) else {
-                    unreachable!("matched Orphaned above")
-                };
-                Reaped::Release(data, completion)
+                Reaped::Release(self.vacate(id.index), completion)
             }
             State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
         }
@@ -283,27 +298,57 @@ impl<D> Table<D> {
     ///
     /// If `id` is not a live token's op: the token layer never does that.
     pub(crate) fn poll(&mut self, id: OpId, waker: &Waker) -> Poll<(D, Completion)> {
+        self.poll_as(id, Some(waker))
+    }
+
+    /// Like [`poll`](Table::poll), for the executor's `block_on` future, whose waker
+    /// the caller knows without storing a clone of it.
+    pub(crate) fn poll_main(&mut self, id: OpId) -> Poll<(D, Completion)> {
+        self.poll_as(id, None)
+    }
+
+    fn poll_as(&mut self, id: OpId, waker: Option<&Waker>) -> Poll<(D, Completion)> {
+        let free_head = self.free_head;
         let slot = self.live_slot(id, "poll");
         match &mut slot.state {
             State::Waiting {
-                waker: Some(old), ..
+                waker: stored,
+                main,
+                ..
             } => {
-                if !old.will_wake(waker) {
-                    old.clone_from(waker);
+                match (waker, stored.as_mut()) {
+                    (None, _) => {
+                        *main = true;
+                        // Dropping a replaced waker runs user code, but the slot is
+                        // already whole: only the waker field changes.
+                        *stored = None;
+                    }
+                    (Some(new), Some(old)) => {
+                        *main = false;
+                        if !old.will_wake(new) {
+                            old.clone_from(new);
+                        }
+                    }
+                    (Some(new), None) => {
+                        *main = false;
+                        *stored = Some(new.clone());
+                    }
                 }
                 Poll::Pending
             }
-            State::Waiting { waker: stored, .. } => {
-                *stored = Some(waker.clone());
-                Poll::Pending
-            }
             State::Completed { .. } => {
-                let State::Completed { data, completion } = self.vacate(id.index) else {
+                let free = State::Vacant {
+                    next_free: free_head,
+                };
+                let State::Completed { completion } = mem::replace(&mut slot.state, free) else {
                     unreachable!("matched Completed above")
                 };
+                slot.generation = (slot.generation + 1) & GENERATION_MASK;
+                let data = slot.take_data();
+                self.free_head = id.index;
                 Poll::Ready((data, completion))
             }
-            State::Vacant { .. } | State::Orphaned { .. } => {
+            State::Vacant { .. } | State::Orphaned => {
                 panic!("op table: {id:?} polled after its token was given up")
             }
         }
@@ -323,7 +368,7 @@ impl<D> Table<D> {
                 CancelStep::Submit
             }
             State::Completed { .. } => CancelStep::Completed,
-            State::Vacant { .. } | State::Orphaned { .. } => {
+            State::Vacant { .. } | State::Orphaned => {
                 panic!("op table: {id:?} cancelled after its token was given up")
             }
         }
@@ -339,14 +384,11 @@ impl<D> Table<D> {
         match &mut slot.state {
             State::Waiting { .. } => {
                 let State::Waiting {
-                    data,
-                    cancel_sent,
-                    waker,
-                } = mem::replace(&mut slot.state, State::Vacant { next_free: NO_FREE })
+                    waker, cancel_sent, ..
+                } = mem::replace(&mut slot.state, State::Orphaned)
                 else {
                     unreachable!("matched Waiting above")
                 };
-                slot.state = State::Orphaned { data };
                 // A waker's drop is user code: only once the slot is whole again.
                 drop(waker);
                 Orphan::InFlight {
@@ -354,12 +396,14 @@ impl<D> Table<D> {
                 }
             }
             State::Completed { .. } => {
-                let State::Completed { data, completion } = self.vacate(id.index) else {
+                let State::Completed { completion } =
+                    mem::replace(&mut slot.state, State::Orphaned)
+                else {
                     unreachable!("matched Completed above")
                 };
-                Orphan::Completed(data, completion)
+                Orphan::Completed(self.vacate(id.index), completion)
             }
-            State::Vacant { .. } | State::Orphaned { .. } => {
+            State::Vacant { .. } | State::Orphaned => {
                 panic!("op table: {id:?} orphaned twice")
             }
         }
@@ -387,9 +431,7 @@ impl<D> Table<D> {
                     *cancel_sent = true;
                     ids.push(id);
                 }
-                // An orphan's cancel was submitted when it was orphaned, unless the
-                // ring was already shutting down; a second cancel is harmless.
-                State::Orphaned { .. } => ids.push(id),
+                State::Orphaned => ids.push(id),
                 _ => {}
             }
         }
@@ -401,10 +443,14 @@ impl<D> Table<D> {
     pub(crate) fn take_completed(&mut self) -> Vec<(D, Completion)> {
         let mut taken = Vec::new();
         for index in 0..self.slots.len() {
-            if matches!(self.slots[index].state, State::Completed { .. }) {
-                if let State::Completed { data, completion } = self.vacate(index as u32) {
-                    taken.push((data, completion));
-                }
+            let slot = &mut self.slots[index];
+            if matches!(slot.state, State::Completed { .. }) {
+                let State::Completed { completion } =
+                    mem::replace(&mut slot.state, State::Orphaned)
+                else {
+                    unreachable!("matched Completed above")
+                };
+                taken.push((self.vacate(index as u32), completion));
             }
         }
         taken
@@ -419,14 +465,13 @@ impl<D> Drop for Table<D> {
         // drops normally.
         let mut wakers = Vec::new();
         for slot in &mut self.slots {
-            let state = mem::replace(&mut slot.state, State::Vacant { next_free: NO_FREE });
-            match state {
-                State::Waiting { data, waker, .. } => {
-                    mem::forget(data);
-                    wakers.extend(waker);
+            match &mut slot.state {
+                State::Waiting { waker, .. } => {
+                    mem::forget(slot.data.take());
+                    wakers.extend(waker.take());
                 }
-                State::Orphaned { data } => mem::forget(data),
-                other => slot.state = other,
+                State::Orphaned => mem::forget(slot.data.take()),
+                State::Completed { .. } | State::Vacant { .. } => {}
             }
         }
         drop(wakers);

@@ -62,6 +62,9 @@ impl Rng {
     }
 }
 
+/// The model's stand-in for the executor's main future in `Live::waker`.
+const MAIN: usize = 3;
+
 /// Where a random run is, printed in every assertion so a failure reproduces.
 #[derive(Clone, Copy)]
 struct At {
@@ -203,7 +206,11 @@ impl Harness {
             (l.phase, l.waker, l.completion) = (Completed, None, (res, flags));
         }
         match reaped {
-            Reaped::Wake(woken) if live.phase == Waiting => {
+            Reaped::WakeMain if live.phase == Waiting && live.waker == Some(MAIN) => {
+                let after = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
+                assert_eq!(after, before, "{at}: a main wake touched a waker");
+            }
+            Reaped::Wake(woken) if live.phase == Waiting && live.waker != Some(MAIN) => {
                 // Wakes exactly the waker of the last poll, or none if never polled.
                 woken.into_iter().for_each(Waker::wake);
                 for (i, (counter, _)) in self.wakers.iter().enumerate() {
@@ -231,8 +238,14 @@ impl Harness {
 
     fn poll(&mut self, idx: usize) {
         let (at, live) = (self.at, self.live[idx]);
-        let w = self.rng.below(self.wakers.len());
-        match self.table.poll(live.id, &self.wakers[w].1) {
+        // One choice past the counting wakers stands for the executor's main future,
+        // which the table records without storing a waker.
+        let w = self.rng.below(self.wakers.len() + 1);
+        let polled = match self.wakers.get(w) {
+            Some((_, waker)) => self.table.poll(live.id, waker),
+            None => self.table.poll_main(live.id),
+        };
+        match polled {
             Poll::Pending if live.phase == Waiting => self.live[idx].waker = Some(w),
             Poll::Ready((data, c)) if live.phase == Completed => self.release(idx, data, &c),
             other => panic!("{at}: poll of {live:?} gave {other:?}"),
@@ -297,7 +310,8 @@ impl Harness {
         assert_eq!(self.drops.borrow().len(), released, "{at}: drops");
         let slots = self.table.slots.len();
         assert_eq!(slots, self.peak, "{at}: slab grew past its peak");
-        let mut held = [0; 3];
+        // The main future's polls store no waker copy.
+        let mut held = [0; MAIN + 1];
         for w in self.live.iter().filter_map(|l| l.waker) {
             held[w] += 1;
         }
@@ -362,6 +376,7 @@ fn table_random_steps_match_model() {
 fn complete_waiting(table: &mut Table<Data>, id: OpId, res: i32) -> Option<Waker> {
     match table.complete(id, Completion::from_cqe(res, 0)) {
         Reaped::Wake(waker) => waker,
+        Reaped::WakeMain => panic!("no main-future poll in this test"),
         other => panic!("completion of waiting {id:?} gave {other:?}"),
     }
 }
