@@ -11,8 +11,8 @@
 //! own entries and never hands their completions on.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
@@ -51,9 +51,15 @@ pub(crate) enum Taskrun {
 }
 
 /// Wakes the ring from any thread. Shared by every waker of the ring's executor.
+///
+/// The descriptor is closed when the ring shuts down, even though wakers may
+/// outlive the ring: a late wake then writes nothing, rather than to a number that
+/// may have been reused.
 #[derive(Debug)]
 pub(crate) struct Notifier {
-    eventfd: OwnedFd,
+    eventfd: Mutex<Option<OwnedFd>>,
+    /// The number, for the ring's own read, which only runs while the ring is up.
+    raw: RawFd,
 }
 
 impl Notifier {
@@ -68,19 +74,39 @@ impl Notifier {
         }
         // SAFETY: `fd` was just returned by eventfd(2) and is owned by no one else.
         let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Notifier { eventfd })
+        Ok(Notifier {
+            raw: eventfd.as_raw_fd(),
+            eventfd: Mutex::new(Some(eventfd)),
+        })
+    }
+
+    /// Closes the eventfd: the ring has shut down and reads it no more.
+    pub(crate) fn close(&self) {
+        let fd = self.lock().take();
+        drop(fd);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<OwnedFd>> {
+        // A panic while the lock is held cannot leave an `Option` inconsistent.
+        self.eventfd
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Makes the ring's pending eventfd read complete, waking a blocked
     /// `io_uring_enter`.
     pub(crate) fn notify(&self) {
+        let eventfd = self.lock();
+        let Some(eventfd) = eventfd.as_ref() else {
+            return; // The ring has shut down: nobody to wake.
+        };
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live local to a descriptor this value owns.
-        // A failure can only be EAGAIN on a counter about to overflow, which means a
-        // wake is already pending: nothing is lost by ignoring it.
+        // The write could only block or fail if the counter were about to overflow
+        // (2^64 - 2 unread wakes), which the ring's read, always re-armed, prevents.
         unsafe {
             libc::write(
-                self.eventfd.as_raw_fd(),
+                eventfd.as_raw_fd(),
                 (&one as *const u64).cast(),
                 std::mem::size_of::<u64>(),
             );
@@ -111,7 +137,22 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub(crate) fn new(config: &Config) -> Result<Driver, Error> {
+        // An op and its linked timeout are pushed together: the queue needs room
+        // for two entries.
+        if config.entries < 2 {
+            return Err(Error::setup(
+                io::Error::from_raw_os_error(libc::EINVAL),
+                config.entries,
+            ));
+        }
         let (ring, taskrun) = setup(config)?;
+        if !ring.params().is_feature_ext_arg() {
+            // Timed waits (shutdown's grace period) need Linux 5.11.
+            return Err(Error::setup(
+                io::Error::from_raw_os_error(libc::ENOSYS),
+                config.entries,
+            ));
+        }
         let mut probe = Probe::new();
         // Probing needs Linux 5.6; without it, assume every opcode exists and let the
         // kernel answer EINVAL for the ones it lacks.
@@ -193,7 +234,7 @@ impl Driver {
             drop(sq);
             self.make_room()?;
         }
-        let spec = Box::new(types::Timespec::from(timeout));
+        let spec = Box::new(timespec(timeout));
         let spec_ptr: *const types::Timespec = &*spec;
         let index = match self.free_specs.pop() {
             Some(index) => {
@@ -233,6 +274,20 @@ impl Driver {
         }
     }
 
+    /// Whether completions wait in the backlog: the executor must reap them before
+    /// it waits for new ones.
+    pub(crate) fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    /// Re-arms the eventfd read if it is not in flight (a failed re-arm, or a read
+    /// that completed with an error), so that other threads can wake the ring.
+    pub(crate) fn ensure_wake_armed(&mut self) {
+        if !self.wake_armed {
+            let _ = self.arm_wake();
+        }
+    }
+
     /// Whether the driver still has entries of its own in the kernel (the eventfd
     /// read, linked timeouts).
     pub(crate) fn busy(&self) -> bool {
@@ -257,7 +312,7 @@ impl Driver {
 
     fn arm_wake(&mut self) -> io::Result<()> {
         let sqe = opcode::Read::new(
-            types::Fd(self.notifier.eventfd.as_raw_fd()),
+            types::Fd(self.notifier.raw),
             std::ptr::from_mut::<u64>(&mut self.wake_buf).cast(),
             std::mem::size_of::<u64>() as u32,
         )
@@ -265,8 +320,9 @@ impl Driver {
         .user_data(WAKE);
         // SAFETY: `wake_buf` is a heap allocation owned by the driver, freed only when
         // the driver is dropped after every completion was reaped (see `Ring`'s
-        // shutdown), and the eventfd lives as long as `notifier`, which the driver
-        // holds.
+        // shutdown; otherwise the driver is leaked). The eventfd is closed only after
+        // the shutdown has reaped or given up on this read, and the kernel holds its
+        // own reference to the file while the read is in flight.
         unsafe { self.push(&sqe)? };
         self.wake_armed = true;
         Ok(())
@@ -303,6 +359,7 @@ impl Driver {
             }
         }
         if wake_done {
+            self.wake_armed = false;
             self.backlog.push((WAKE, 0, 0));
         }
     }
@@ -326,7 +383,7 @@ impl Driver {
 
     /// Like `enter(true)`, but gives up after `timeout`.
     pub(crate) fn enter_timeout(&mut self, timeout: Duration) -> io::Result<()> {
-        let ts = types::Timespec::from(timeout);
+        let ts = timespec(timeout);
         let args = types::SubmitArgs::new().timespec(&ts);
         match self.ring.submitter().submit_with_args(1, &args) {
             Ok(_) => Ok(()),
@@ -346,7 +403,7 @@ impl Driver {
         let mut woken = false;
         if !self.backlog.is_empty() {
             for (user_data, res, flags) in std::mem::take(&mut self.backlog) {
-                woken |= self.dispatch(user_data, res, flags, &mut on_op);
+                woken |= self.dispatch(user_data, res, flags, shutting_down, &mut on_op);
             }
         }
         let mut released_specs = Vec::new();
@@ -388,12 +445,13 @@ impl Driver {
         user_data: u64,
         res: i32,
         flags: u32,
+        shutting_down: bool,
         on_op: &mut impl FnMut(u64, i32, u32),
     ) -> bool {
         match user_data {
             WAKE => {
                 self.wake_armed = false;
-                if res >= 0 {
+                if res >= 0 && !shutting_down {
                     let _ = self.arm_wake();
                 }
                 true
@@ -420,6 +478,15 @@ impl std::fmt::Debug for Driver {
             .field("taskrun", &self.taskrun)
             .finish_non_exhaustive()
     }
+}
+
+/// The kernel's timespec for `duration`, saturated at the largest the kernel takes
+/// (seconds are signed there: a larger `Duration` would wrap to a negative time).
+pub(crate) fn timespec(duration: Duration) -> types::Timespec {
+    let secs = duration.as_secs().min(i64::MAX as u64);
+    types::Timespec::new()
+        .sec(secs)
+        .nsec(duration.subsec_nanos())
 }
 
 fn is_transient(e: &io::Error) -> bool {

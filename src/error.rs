@@ -47,18 +47,16 @@ impl Error {
                  blocked by a seccomp filter (common in containers)"
                     .to_owned()
             }
-            Some(libc::ENOSYS) => {
-                "this kernel was built without io_uring (CONFIG_IO_URING); linear-uring \
-                 needs Linux 5.11 or later"
-                    .to_owned()
-            }
+            Some(libc::ENOSYS) => "this kernel lacks io_uring or a feature linear-uring needs \
+                 (CONFIG_IO_URING, IORING_FEAT_EXT_ARG); it needs Linux 5.11 or later"
+                .to_owned(),
             Some(libc::ENOMEM) => format!(
                 "the kernel could not allocate a ring of {entries} entries; lower the \
                  entries or raise the locked-memory limit (ulimit -l)"
             ),
             Some(libc::EINVAL) => format!(
-                "the kernel rejected the parameters: entries must be between 1 and \
-                 32768 (asked for {entries}), and some setup flags need a newer kernel"
+                "the parameters were rejected: entries must be between 2 and 32768 \
+                 (asked for {entries}), and some setup flags need a newer kernel"
             ),
             Some(libc::EMFILE) | Some(libc::ENFILE) => {
                 "no file descriptor is left for the ring; close some or raise \

@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,12 +225,34 @@ impl Executor {
         let mut batch = self.batch.take();
         std::mem::swap(&mut batch, &mut *self.shared.woken());
         let ran = !batch.is_empty();
-        for &id in &batch {
-            self.poll_task(id);
+        for (i, &id) in batch.iter().enumerate() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.poll_task(id))) {
+                // The task is gone (its future was dropped while unwinding): free its
+                // slot, and keep the tasks not polled yet in the queue, or their
+                // `queued` flags would swallow every later wake.
+                self.free_slot(id);
+                self.shared.woken().extend_from_slice(&batch[i + 1..]);
+                self.shared.pending.store(true, Ordering::Release);
+                resume_unwind(payload);
+            }
         }
         batch.clear();
         self.batch.set(batch);
         ran
+    }
+
+    /// Frees the slot of a task that finished or panicked.
+    fn free_slot(&self, id: u64) {
+        let (index, generation) = (id as u32, (id >> 32) as u32);
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = slots.get_mut(index as usize) else {
+            return;
+        };
+        if slot.generation == generation && slot.task.is_some() {
+            slot.task = None;
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.borrow_mut().push(index);
+        }
     }
 
     fn poll_task(&self, id: u64) {
@@ -259,14 +282,15 @@ impl Executor {
             .is_ready();
         if done {
             drop(future);
-            let mut slots = self.slots.borrow_mut();
-            let slot = &mut slots[index as usize];
-            slot.task = None;
-            slot.generation = slot.generation.wrapping_add(1);
-            self.free.borrow_mut().push(index);
+            self.free_slot(id);
         } else if let Some(task) = self.slots.borrow_mut()[index as usize].task.as_mut() {
             task.future = Some(future);
         }
+    }
+
+    /// Closes the eventfd that wakers write, at the end of the ring's shutdown.
+    pub(crate) fn close_notifier(&self) {
+        self.shared.notifier.close();
     }
 
     /// Whether anything is runnable right now.
@@ -355,7 +379,10 @@ impl<T> Future for JoinHandle<T> {
             return Poll::Ready(output);
         }
         if self.state.dropped.get() {
-            panic!("the awaited task was dropped before it finished, because its ring shut down");
+            panic!(
+                "the awaited task was dropped before it finished: it panicked, or its ring \
+                 shut down"
+            );
         }
         let mut waker = self.state.waker.borrow_mut();
         match waker.as_mut() {

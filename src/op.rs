@@ -95,6 +95,17 @@ pub trait OpKind: Sealed + Sized + 'static {
     #[doc(hidden)]
     fn residue(self) -> Self::Residue;
 
+    /// Whether a completion means the kernel cancelled the op before it did
+    /// anything: `ECANCELED`, or `EINTR` for an op interrupted in a kernel worker
+    /// before it transferred anything.
+    #[doc(hidden)]
+    fn was_cancelled(completion: &Completion) -> bool {
+        matches!(
+            completion.errno(),
+            Some(libc::ECANCELED) | Some(libc::EINTR)
+        )
+    }
+
     /// Releases what a completion nobody will claim produced (closes a descriptor),
     /// returning the number of descriptors closed.
     #[doc(hidden)]

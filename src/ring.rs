@@ -10,6 +10,7 @@ use std::future::Future;
 #[cfg(test)]
 use std::io;
 use std::panic::Location;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -20,7 +21,7 @@ use crate::drop_policy::DropPolicy;
 use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
-use crate::table::{CancelStep, OpId, Orphan, Reaped, Table};
+use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Table};
 use crate::token::{Op, Sleep};
 
 /// How long shutdown waits for the kernel to answer before it gives up and leaks
@@ -351,6 +352,10 @@ impl Inner {
     /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
     /// reach the kernel is recorded as completed with the reason.
     pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>, link_timeout: Option<Duration>) -> OpId {
+        // Built while `op` sits at its final heap address (moving the box into the
+        // table moves the pointer, not the op), and before any borrow: building the
+        // entry calls the buffer's methods, which are user code.
+        let sqe = op.sqe();
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
@@ -364,9 +369,6 @@ impl Inner {
             }
             Some(driver) => driver,
         };
-        // Built while `op` sits at its final heap address: moving the box into the
-        // table moves the pointer, not the op.
-        let sqe = op.sqe();
         let id = table.insert(op);
         let sqe = sqe.user_data(id.to_user_data());
         // Why the pushes below are sound: every pointer in the entry points into the
@@ -395,13 +397,30 @@ impl Inner {
     }
 
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
-        let mut table = self.table.borrow_mut();
-        if self.exec.is_main_waker(waker) {
-            // The common case of ops awaited directly in `block_on`: no waker clone.
-            table.poll_main(id)
-        } else {
-            table.poll(id, waker)
+        let main = self.exec.is_main_waker(waker);
+        // The common case of ops awaited directly in `block_on` stores no waker.
+        let polled = self
+            .table
+            .borrow_mut()
+            .poll_waiting(id, (!main).then_some(waker));
+        match polled {
+            Polled::Ready(data, completion) => return Poll::Ready((data, completion)),
+            // A replaced waker is dropped here, with no borrow held.
+            Polled::Pending(replaced) => drop(replaced),
+            Polled::NeedsWaker => {
+                // Cloning and dropping a waker are user code: no borrow is held.
+                let waker = waker.clone();
+                let replaced = self.table.borrow_mut().set_waker(id, waker);
+                drop(replaced);
+            }
         }
+        assert!(
+            self.exec.is_running() || self.state.get() != Lifecycle::Running,
+            "an operation of this ring was awaited outside the ring's block_on: it \
+             can only make progress while `ring.block_on` runs (await it inside it, or \
+             in a task spawned on the ring)"
+        );
+        Poll::Pending
     }
 
     /// Submits an async cancel for `id`, unless one was sent or it already finished.
@@ -431,10 +450,14 @@ impl Inner {
     ) {
         let orphan = self.table.borrow_mut().orphan(id);
         match orphan {
-            Orphan::InFlight { submit_cancel } => {
+            Orphan::InFlight {
+                submit_cancel,
+                waker,
+            } => {
                 if submit_cancel {
                     self.push_cancel(id);
                 }
+                drop(waker);
             }
             Orphan::Completed(data, completion) => {
                 let closed = data.release(completion);
@@ -479,10 +502,15 @@ impl Inner {
     /// Enters the kernel (blocking if nothing is runnable) and processes completions.
     fn turn(&self) {
         // A wake from another thread after this check writes the eventfd, whose read
-        // is in flight, so the wait below returns.
-        let wait = !self.exec.has_woken();
+        // is in flight, so the wait below returns. Completions already taken into
+        // the driver's backlog are reaped before any wait.
+        let woken = self.exec.has_woken();
         let entered = match self.driver.borrow_mut().as_mut() {
-            Some(driver) => driver.enter(wait),
+            Some(driver) => {
+                driver.ensure_wake_armed();
+                let wait = !woken && !driver.has_backlog();
+                driver.enter(wait)
+            }
             None => Ok(()),
         };
         if let Err(err) = entered {
@@ -545,10 +573,18 @@ impl Inner {
             self.exec.wake_main();
         }
         if let Some(mut wakers) = wakers {
+            // A waker is user code: one that panics must not leave the others' ops
+            // completed with nobody woken. The first panic is resumed afterwards.
+            let mut panicked = None;
             while let Some(waker) = wakers.pop() {
-                waker.wake();
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    panicked.get_or_insert(payload);
+                }
             }
             self.wakers.set(wakers);
+            if let Some(payload) = panicked {
+                resume_unwind(payload);
+            }
         }
     }
 
@@ -565,12 +601,19 @@ impl Inner {
         );
         self.state.set(Lifecycle::ShuttingDown);
         // Dropping a task may spawn another or drop tokens: no borrow is held here.
+        // A task whose drop panics must not stop the shutdown halfway: the panic is
+        // resumed once every op has been cancelled and reaped.
+        let mut panicked = None;
         loop {
             let tasks = self.exec.take_tasks();
             if tasks.is_empty() {
                 break;
             }
-            drop(tasks);
+            for task in tasks {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(task))) {
+                    panicked.get_or_insert(payload);
+                }
+            }
         }
         let cancels = self.table.borrow_mut().cancel_all();
         if let Some(driver) = self.driver.borrow_mut().as_mut() {
@@ -604,7 +647,11 @@ impl Inner {
             // driver's wake buffer and the table's in-flight data are leaked.
             std::mem::forget(driver);
         }
+        self.exec.close_notifier();
         self.state.set(Lifecycle::ShutDown);
+        if let Some(payload) = panicked {
+            resume_unwind(payload);
+        }
     }
 
     fn driver_busy(&self) -> bool {

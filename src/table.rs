@@ -25,7 +25,9 @@
 use std::fmt;
 use std::io;
 use std::mem;
-use std::task::{Poll, Waker};
+#[cfg(test)]
+use std::task::Poll;
+use std::task::Waker;
 
 /// The identity of one submitted operation: slot index plus generation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +71,8 @@ impl fmt::Debug for OpId {
 pub struct Completion {
     pub(crate) result: io::Result<u32>,
     pub(crate) flags: u32,
+    /// False for an op that never reached the kernel (its entry was never pushed).
+    pub(crate) reached_kernel: bool,
 }
 
 impl Completion {
@@ -79,7 +83,11 @@ impl Completion {
         } else {
             Ok(res as u32)
         };
-        Completion { result, flags }
+        Completion {
+            result,
+            flags,
+            reached_kernel: true,
+        }
     }
 
     /// A completion for an op that failed before the kernel saw it.
@@ -87,6 +95,7 @@ impl Completion {
         Completion {
             result: Err(err),
             flags: 0,
+            reached_kernel: false,
         }
     }
 
@@ -169,12 +178,28 @@ pub(crate) enum CancelStep {
     Completed,
 }
 
+/// What `poll_waiting` found.
+#[derive(Debug)]
+pub(crate) enum Polled<D> {
+    /// The op completed: its data and completion. The slot is free.
+    Ready(D, Completion),
+    /// Still waiting; the right waker is recorded. A waker the poll replaced is
+    /// handed back, for the caller to drop with no borrow held.
+    Pending(Option<Waker>),
+    /// Still waiting, and the caller must store its waker with `set_waker`.
+    NeedsWaker,
+}
+
 /// What `orphan` found.
 #[derive(Debug)]
 pub(crate) enum Orphan<D> {
     /// The op is still in the kernel; the table keeps its data until the completion.
-    /// `submit_cancel` says whether an async cancel still needs to be submitted.
-    InFlight { submit_cancel: bool },
+    /// `submit_cancel` says whether an async cancel still needs to be submitted;
+    /// `waker` is the last poll's, for the caller to drop with no borrow held.
+    InFlight {
+        submit_cancel: bool,
+        waker: Option<Waker>,
+    },
     /// The op had completed but nobody took the result: release it now.
     Completed(D, Completion),
 }
@@ -297,17 +322,45 @@ impl<D> Table<D> {
     /// # Panics
     ///
     /// If `id` is not a live token's op: the token layer never does that.
+    #[cfg(test)]
     pub(crate) fn poll(&mut self, id: OpId, waker: &Waker) -> Poll<(D, Completion)> {
-        self.poll_as(id, Some(waker))
+        match self.poll_waiting(id, Some(waker)) {
+            Polled::Ready(data, completion) => Poll::Ready((data, completion)),
+            Polled::Pending(replaced) => {
+                drop(replaced);
+                Poll::Pending
+            }
+            Polled::NeedsWaker => {
+                drop(self.set_waker(id, waker.clone()));
+                Poll::Pending
+            }
+        }
     }
 
+    #[cfg(test)]
     /// Like [`poll`](Table::poll), for the executor's `block_on` future, whose waker
     /// the caller knows without storing a clone of it.
     pub(crate) fn poll_main(&mut self, id: OpId) -> Poll<(D, Completion)> {
-        self.poll_as(id, None)
+        match self.poll_waiting(id, None) {
+            Polled::Ready(data, completion) => Poll::Ready((data, completion)),
+            Polled::Pending(replaced) => {
+                drop(replaced);
+                Poll::Pending
+            }
+            Polled::NeedsWaker => unreachable!("the main future needs no waker"),
+        }
     }
 
-    fn poll_as(&mut self, id: OpId, waker: Option<&Waker>) -> Poll<(D, Completion)> {
+    /// Polls the op `id` on behalf of its token: its data and completion once the
+    /// kernel has answered (the slot is then free). While it waits, a `waker` that
+    /// would not wake the one already stored is reported as `NeedsWaker`: the caller
+    /// clones it with no borrow held (a clone is user code) and stores it with
+    /// [`set_waker`](Table::set_waker). `None` stands for the `block_on` future.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live token's op: the token layer never does that.
+    pub(crate) fn poll_waiting(&mut self, id: OpId, waker: Option<&Waker>) -> Polled<D> {
         let free_head = self.free_head;
         let slot = self.live_slot(id, "poll");
         match &mut slot.state {
@@ -315,27 +368,17 @@ impl<D> Table<D> {
                 waker: stored,
                 main,
                 ..
-            } => {
-                match (waker, stored.as_mut()) {
-                    (None, _) => {
-                        *main = true;
-                        // Dropping a replaced waker runs user code, but the slot is
-                        // already whole: only the waker field changes.
-                        *stored = None;
-                    }
-                    (Some(new), Some(old)) => {
-                        *main = false;
-                        if !old.will_wake(new) {
-                            old.clone_from(new);
-                        }
-                    }
-                    (Some(new), None) => {
-                        *main = false;
-                        *stored = Some(new.clone());
-                    }
+            } => match waker {
+                None => {
+                    *main = true;
+                    Polled::Pending(stored.take())
                 }
-                Poll::Pending
-            }
+                Some(new) if stored.as_ref().is_some_and(|old| old.will_wake(new)) => {
+                    *main = false;
+                    Polled::Pending(None)
+                }
+                Some(_) => Polled::NeedsWaker,
+            },
             State::Completed { .. } => {
                 let free = State::Vacant {
                     next_free: free_head,
@@ -346,11 +389,29 @@ impl<D> Table<D> {
                 slot.generation = (slot.generation + 1) & GENERATION_MASK;
                 let data = slot.take_data();
                 self.free_head = id.index;
-                Poll::Ready((data, completion))
+                Polled::Ready(data, completion)
             }
             State::Vacant { .. } | State::Orphaned => {
                 panic!("op table: {id:?} polled after its token was given up")
             }
+        }
+    }
+
+    /// Stores the waker of the op `id`'s latest poll, returning the one it replaces
+    /// (for the caller to drop with no borrow held).
+    pub(crate) fn set_waker(&mut self, id: OpId, waker: Waker) -> Option<Waker> {
+        let slot = self.live_slot(id, "set_waker");
+        match &mut slot.state {
+            State::Waiting {
+                waker: stored,
+                main,
+                ..
+            } => {
+                *main = false;
+                stored.replace(waker)
+            }
+            // Completed since the poll: the next poll takes the result.
+            _ => Some(waker),
         }
     }
 
@@ -389,10 +450,9 @@ impl<D> Table<D> {
                 else {
                     unreachable!("matched Waiting above")
                 };
-                // A waker's drop is user code: only once the slot is whole again.
-                drop(waker);
                 Orphan::InFlight {
                     submit_cancel: !cancel_sent,
+                    waker,
                 }
             }
             State::Completed { .. } => {
@@ -416,9 +476,9 @@ impl<D> Table<D> {
         }
     }
 
-    /// Marks every waiting op as cancelled and returns the ids to cancel: waiting ops
-    /// whose cancel was not submitted yet, and every orphan (its cancel may not have
-    /// been submitted if the driver was busy; a second cancel is harmless).
+    /// Marks every waiting op as cancelled and returns the ids to cancel: every op the
+    /// kernel may still hold. An earlier cancel may have failed to reach the kernel;
+    /// a second one is harmless.
     pub(crate) fn cancel_all(&mut self) -> Vec<OpId> {
         let mut ids = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
@@ -427,7 +487,7 @@ impl<D> Table<D> {
                 generation: slot.generation,
             };
             match &mut slot.state {
-                State::Waiting { cancel_sent, .. } if !*cancel_sent => {
+                State::Waiting { cancel_sent, .. } => {
                     *cancel_sent = true;
                     ids.push(id);
                 }

@@ -155,12 +155,12 @@ impl<K: OpKind> Linear for Op<K> {
     fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Poll<CancelOutcome<K::Output, K::Residue>> {
         self.start_cancel();
         let (op, completion) = std::task::ready!(self.poll_completion(cx));
-        // ECANCELED: the kernel removed the op before it did anything. EINTR: an op
-        // blocked in a kernel worker was interrupted by the cancel, before it
-        // transferred anything. Any other result means the op finished first.
-        Poll::Ready(match completion.errno() {
-            Some(libc::ECANCELED) | Some(libc::EINTR) => CancelOutcome::Cancelled(op.residue()),
-            _ => CancelOutcome::Completed(op.complete(completion)),
+        // The op's own completion decides: cancelled before it did anything, or
+        // finished first (whatever its result).
+        Poll::Ready(if K::was_cancelled(&completion) {
+            CancelOutcome::Cancelled(op.residue())
+        } else {
+            CancelOutcome::Completed(op.complete(completion))
         })
     }
 }

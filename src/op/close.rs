@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
@@ -25,35 +25,44 @@ use crate::Ring;
 /// `io_uring_prep_close(3)`, `close(2)`.
 #[doc(alias = "io_uring_prep_close")]
 pub struct Close {
+    /// The descriptor until the entry is built; then `None`, and `raw` holds the
+    /// number, which the kernel closes when it runs the op. From then on nothing
+    /// closes it implicitly: a path that cannot tell whether the kernel closed it
+    /// (a panic unwinding through a release) leaks the number rather than risk
+    /// closing a reused one.
     fd: Option<OwnedFd>,
+    raw: RawFd,
 }
 
 impl Close {
     pub(crate) fn prepare(ring: &Ring, fd: OwnedFd) -> Prepared<Close> {
-        Prepared::new(ring.inner().clone(), Close { fd: Some(fd) })
+        let raw = fd.as_raw_fd();
+        Prepared::new(ring.inner().clone(), Close { fd: Some(fd), raw })
     }
 
-    /// Settles who closed the descriptor: the kernel, if it ran the op.
-    fn settle(mut self, completion: &Completion) {
-        let reached_kernel = match &completion.result {
-            Ok(_) => true,
-            // A library error (no errno) means the op never reached the kernel;
-            // ECANCELED means the kernel removed it before it ran.
-            Err(e) => e
-                .raw_os_error()
-                .is_some_and(|errno| errno != libc::ECANCELED),
-        };
-        if reached_kernel {
-            // The kernel released the descriptor (close(2) releases it even when it
-            // reports an error): forgetting it avoids closing a reused number.
-            std::mem::forget(self.fd.take());
+    /// Closes the number here if the kernel never ran the op: it never reached the
+    /// kernel (the entry was never pushed), or the kernel cancelled it first.
+    fn settle(self, completion: &Completion) {
+        let never_ran = !completion.reached_kernel || completion.errno() == Some(libc::ECANCELED);
+        if never_ran {
+            self.close_here();
+        }
+    }
+
+    fn close_here(mut self) {
+        match self.fd.take() {
+            Some(fd) => drop(fd),
+            // SAFETY: the entry was built, so `raw` was taken out of its `OwnedFd`,
+            // and the kernel did not run the op (the callers' condition): the number
+            // is still open and owned by this op alone.
+            None => drop(unsafe { OwnedFd::from_raw_fd(self.raw) }),
         }
     }
 }
 
 impl fmt::Debug for Close {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Close").field("fd", &self.fd).finish()
+        f.debug_struct("Close").field("fd", &self.raw).finish()
     }
 }
 
@@ -66,8 +75,10 @@ impl OpKind for Close {
     const OPCODE: u8 = opcode::Close::CODE;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let raw = self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd);
-        opcode::Close::new(types::Fd(raw)).build()
+        if let Some(fd) = self.fd.take() {
+            self.raw = fd.into_raw_fd();
+        }
+        opcode::Close::new(types::Fd(self.raw)).build()
     }
 
     fn complete(self, completion: Completion) -> io::Result<()> {
@@ -75,8 +86,15 @@ impl OpKind for Close {
         completion.result.map(drop)
     }
 
+    /// Only `ECANCELED` means the op never ran: a close interrupted with `EINTR` has
+    /// already released the descriptor.
+    fn was_cancelled(completion: &Completion) -> bool {
+        completion.errno() == Some(libc::ECANCELED)
+    }
+
     fn residue(self) {
-        // Cancelled before it ran: dropping `fd` closes it here.
+        // Cancelled before it ran: the descriptor is still open.
+        self.close_here();
     }
 
     fn release(self, completion: Completion) -> u64 {

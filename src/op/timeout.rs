@@ -37,7 +37,7 @@ impl Timeout {
         Prepared::new(
             ring.inner().clone(),
             Timeout {
-                spec: Timespec::from(duration),
+                spec: crate::driver::timespec(duration),
             },
         )
     }
