@@ -59,6 +59,17 @@ pub unsafe trait IoBufMut: IoBuf {
     unsafe fn set_init(&mut self, len: usize);
 }
 
+/// The most one read, write, send or receive transfers: the kernel's
+/// `MAX_RW_COUNT` (`INT_MAX` rounded down to a page). `read(2)` and `send(2)` cap a
+/// longer length at it; io_uring rejects it with `EINVAL`, so every op caps it here
+/// and reports a partial transfer, as the system calls do.
+pub(crate) const MAX_IO_LEN: usize = 0x7fff_f000;
+
+/// A buffer length as an entry's `len`, capped at [`MAX_IO_LEN`].
+pub(crate) fn io_len(len: usize) -> u32 {
+    len.min(MAX_IO_LEN) as u32
+}
+
 // SAFETY: a Vec's heap buffer does not move when the Vec does, holds `capacity()`
 // bytes of which `len()` are initialised, and changes only through `&mut`.
 unsafe impl IoBuf for Vec<u8> {

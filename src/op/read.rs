@@ -75,7 +75,7 @@ impl<B: IoBufMut> OpKind for Read<B> {
     const OPCODE: u8 = opcode::Read::CODE;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let len = u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX);
+        let len = crate::buf::io_len(self.buf.bytes_total());
         opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
             .offset(self.offset)
             .build()

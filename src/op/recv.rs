@@ -63,7 +63,7 @@ impl<B: IoBufMut> OpKind for Recv<B> {
     const OPCODE: u8 = opcode::Recv::CODE;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let len = u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX);
+        let len = crate::buf::io_len(self.buf.bytes_total());
         opcode::Recv::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len).build()
     }
 

@@ -90,7 +90,7 @@ impl<B: IoBufMut> OpKind for RecvFrom<B> {
         // the final completion, when the table hands the op back.
         self.iov = libc::iovec {
             iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: self.buf.bytes_total(),
+            iov_len: self.buf.bytes_total().min(crate::buf::MAX_IO_LEN),
         };
         self.from = RawAddr::empty();
         self.msg.msg_name = self.from.as_mut_ptr().cast();

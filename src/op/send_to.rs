@@ -89,7 +89,7 @@ impl<B: IoBuf> OpKind for SendTo<B> {
         // buffer's and the address's `*const` to the header's `*mut` is sound.
         self.iov = libc::iovec {
             iov_base: self.buf.stable_ptr().cast_mut().cast(),
-            iov_len: self.buf.bytes_init(),
+            iov_len: self.buf.bytes_init().min(crate::buf::MAX_IO_LEN),
         };
         self.msg.msg_name = self.to.as_ptr().cast_mut().cast();
         self.msg.msg_namelen = self.to.len;

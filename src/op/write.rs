@@ -90,7 +90,7 @@ impl<B: IoBuf> OpKind for Write<B> {
 
     fn sqe(&mut self) -> squeue::Entry {
         let start = self.start.min(self.buf.bytes_init());
-        let len = u32::try_from(self.buf.bytes_init() - start).unwrap_or(u32::MAX);
+        let len = crate::buf::io_len(self.buf.bytes_init() - start);
         // `wrapping_add` keeps this safe code: the pointer is only dereferenced by the
         // kernel, within `bytes_init()` of the buffer's start.
         let ptr = self.buf.stable_ptr().wrapping_add(start);
