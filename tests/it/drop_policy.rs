@@ -152,6 +152,9 @@ fn abort_policy_child() {
 
 #[test]
 fn abort_policy_dropped_token_aborts_process() {
+    // Capturing the child's output opens pipes: hold the descriptor check so that
+    // tests counting sockets and pipes do not see them.
+    let fds = crate::fds::FdCheck::start();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -173,4 +176,5 @@ fn abort_policy_dropped_token_aborts_process() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_names_line(&stderr, line);
     assert!(stderr.contains("DropPolicy::Abort"), "{stderr}");
+    fds.finish();
 }
