@@ -30,6 +30,11 @@ use crate::table::OpId;
 /// applies: by default a panic in debug builds naming the line that submitted the op,
 /// a count in [`Ring::stats`](crate::Ring::stats) in release builds.
 ///
+/// An abandoned op stays in the kernel until its cancel takes effect or it completes:
+/// until then, another op submitted on the same descriptor may run before or after
+/// it (bytes an abandoned receive takes are lost with it). Consume the token to keep
+/// the order.
+///
 /// `mem::forget` of a token is sound: the table still owns everything the kernel may
 /// touch, and the ring's shutdown cancels and reaps the op.
 #[must_use = "a submitted op is a debt: consume it with `.complete().await` or `.cancel().await`; ignoring it, `let _ =` or `drop` cancels it and loses its result"]
