@@ -1,17 +1,16 @@
 //! `File` on pipes, devices and regular files: reads and writes at offsets, and every
 //! cancel and drop outcome of a read.
 
-use std::cell::Cell;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Duration;
 
 use linear_uring::fs::File;
-use linear_uring::{CancelOutcome, DropPolicy, IoBuf, IoBufMut, Ring};
+use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
+use crate::counted::CountedBuf;
 use crate::fds::FdCheck;
 
 fn ring(policy: DropPolicy) -> Ring {
@@ -54,57 +53,6 @@ fn panic_message(f: impl FnOnce()) -> String {
             .downcast::<&str>()
             .map(|s| s.to_string())
             .unwrap_or_default(),
-    }
-}
-
-/// A buffer that counts its drops, to see when (and how often) the ring frees it.
-struct CountingBuf {
-    bytes: Vec<u8>,
-    drops: Rc<Cell<usize>>,
-}
-
-impl CountingBuf {
-    fn new(capacity: usize, drops: &Rc<Cell<usize>>) -> CountingBuf {
-        CountingBuf {
-            bytes: Vec::with_capacity(capacity),
-            drops: drops.clone(),
-        }
-    }
-}
-
-impl Drop for CountingBuf {
-    fn drop(&mut self) {
-        self.drops.set(self.drops.get() + 1);
-    }
-}
-
-// SAFETY: every method delegates to the Vec, whose heap memory does not move when
-// this struct moves and changes only through `&mut`; the drop counter is not lent to
-// the kernel.
-unsafe impl IoBuf for CountingBuf {
-    fn stable_ptr(&self) -> *const u8 {
-        self.bytes.stable_ptr()
-    }
-
-    fn bytes_init(&self) -> usize {
-        self.bytes.bytes_init()
-    }
-
-    fn bytes_total(&self) -> usize {
-        self.bytes.bytes_total()
-    }
-}
-
-// SAFETY: as for `IoBuf`: the Vec's writable pointer is the same address.
-unsafe impl IoBufMut for CountingBuf {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.bytes.stable_mut_ptr()
-    }
-
-    unsafe fn set_init(&mut self, len: usize) {
-        // SAFETY: the caller's promise (`len` bytes initialised, within capacity) is
-        // the Vec's precondition too.
-        unsafe { self.bytes.set_init(len) }
     }
 }
 
@@ -224,9 +172,9 @@ fn read_pipe_abandoned_under_reclaim_frees_buffer_once_after_completion() {
     let fds = FdCheck::start();
     let ring = ring(DropPolicy::Reclaim);
     let (reader, mut writer) = file_pipe(&ring);
-    let drops = Rc::new(Cell::new(0));
+    let (buf, drops) = CountedBuf::new(64);
     ring.block_on(async {
-        let read = reader.read(CountingBuf::new(64, &drops)).submit();
+        let read = reader.read(buf).submit();
         settle(&ring).await;
         drop(read);
         // The kernel has not answered yet: the ring still holds the buffer.

@@ -1,6 +1,7 @@
 //! Integration tests against the real kernel, in one binary.
 
 mod core;
+mod counted;
 mod drop_policy;
 mod errors;
 mod exec;

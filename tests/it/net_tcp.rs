@@ -12,13 +12,13 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
 use linear_uring::net::{TcpListener, TcpStream};
-use linear_uring::{CancelOutcome, DropPolicy, IoBuf, IoBufMut, Ring};
+use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
+use crate::counted::CountedBuf;
 use crate::fds::{self, FdCheck};
 
 fn ring() -> Ring {
@@ -110,58 +110,6 @@ fn full_listener() -> (std::net::TcpListener, SocketAddr, std::net::TcpStream) {
     assert_eq!(rc, 0, "listen: {}", io::Error::last_os_error());
     let filler = std::net::TcpStream::connect(addr).unwrap();
     (listener, addr, filler)
-}
-
-/// An owned buffer that counts its drops, to see when the ring lets go of it.
-struct CountedBuf {
-    bytes: Vec<u8>,
-    drops: Rc<Cell<usize>>,
-}
-
-impl CountedBuf {
-    fn new(capacity: usize) -> (CountedBuf, Rc<Cell<usize>>) {
-        let drops = Rc::new(Cell::new(0));
-        let buf = CountedBuf {
-            bytes: Vec::with_capacity(capacity),
-            drops: drops.clone(),
-        };
-        (buf, drops)
-    }
-}
-
-impl Drop for CountedBuf {
-    fn drop(&mut self) {
-        self.drops.set(self.drops.get() + 1);
-    }
-}
-
-// SAFETY: every method forwards to the `Vec<u8>`, whose implementation keeps the
-// promises; the counter is not part of the memory lent to the kernel, and moving a
-// `CountedBuf` moves the Vec's pointer, not its heap buffer.
-unsafe impl IoBuf for CountedBuf {
-    fn stable_ptr(&self) -> *const u8 {
-        self.bytes.stable_ptr()
-    }
-
-    fn bytes_init(&self) -> usize {
-        self.bytes.bytes_init()
-    }
-
-    fn bytes_total(&self) -> usize {
-        self.bytes.bytes_total()
-    }
-}
-
-// SAFETY: as for `IoBuf`: forwards to the Vec's implementation.
-unsafe impl IoBufMut for CountedBuf {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.bytes.stable_mut_ptr()
-    }
-
-    unsafe fn set_init(&mut self, len: usize) {
-        // SAFETY: the caller's promise is passed on unchanged.
-        unsafe { self.bytes.set_init(len) }
-    }
 }
 
 /// `len` bytes from a fixed-seed xorshift generator: reproducible, and unlike a
