@@ -23,7 +23,6 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use io_uring::{opcode, IoUring};
 use linear_uring::{DropPolicy, Ring};
 
 const BATCHES: [usize; 2] = [1, 256];
@@ -34,25 +33,10 @@ const POLICIES: [(&str, DropPolicy); 3] = [
     ("linear-uring-abort", DropPolicy::Abort),
 ];
 
-/// The floor: push `batch` NOPs, submit and wait for all of them, reap them.
-fn raw_batch(ring: &mut IoUring, batch: usize) {
-    for i in 0..batch {
-        let sqe = opcode::Nop::new().build().user_data(i as u64);
-        // SAFETY: a NOP carries no pointer.
-        unsafe {
-            ring.submission()
-                .push(&sqe)
-                .expect("queue sized for the batch")
-        };
-    }
-    ring.submit_and_wait(batch).expect("io_uring_enter");
-    let mut reaped = 0;
-    for cqe in ring.completion() {
-        assert!(cqe.result() >= 0, "nop failed: {}", cqe.result());
-        reaped += 1;
-    }
-    assert_eq!(reaped, batch);
-}
+#[path = "floor/nop.rs"]
+mod floor;
+
+use floor::{raw_batch, raw_ring};
 
 fn drop_policy(c: &mut Criterion) {
     let mut group = c.benchmark_group("drop_policy");
@@ -62,11 +46,7 @@ fn drop_policy(c: &mut Criterion) {
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch as u64));
 
-        let mut raw = IoUring::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(ENTRIES)
-            .expect("io_uring_setup");
+        let mut raw = raw_ring(ENTRIES);
         group.bench_with_input(BenchmarkId::new("raw-io-uring", batch), &batch, |b, &n| {
             b.iter(|| raw_batch(&mut raw, black_box(n)))
         });

@@ -21,31 +21,15 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use io_uring::{opcode, IoUring};
 use linear_uring::Ring;
 
 const BATCHES: [usize; 3] = [1, 32, 256];
 const ENTRIES: u32 = 512;
 
-/// The floor: push `batch` NOPs, submit and wait for all of them, reap them.
-fn raw_batch(ring: &mut IoUring, batch: usize) {
-    for i in 0..batch {
-        let sqe = opcode::Nop::new().build().user_data(i as u64);
-        // SAFETY: a NOP carries no pointer.
-        unsafe {
-            ring.submission()
-                .push(&sqe)
-                .expect("queue sized for the batch")
-        };
-    }
-    ring.submit_and_wait(batch).expect("io_uring_enter");
-    let mut reaped = 0;
-    for cqe in ring.completion() {
-        assert!(cqe.result() >= 0, "nop failed: {}", cqe.result());
-        reaped += 1;
-    }
-    assert_eq!(reaped, batch);
-}
+#[path = "floor/nop.rs"]
+mod floor;
+
+use floor::{raw_batch, raw_ring};
 
 fn nop(c: &mut Criterion) {
     let mut group = c.benchmark_group("nop");
@@ -55,11 +39,7 @@ fn nop(c: &mut Criterion) {
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch as u64));
 
-        let mut raw = IoUring::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(ENTRIES)
-            .expect("io_uring_setup");
+        let mut raw = raw_ring(ENTRIES);
         group.bench_with_input(BenchmarkId::new("raw-io-uring", batch), &batch, |b, &n| {
             b.iter(|| raw_batch(&mut raw, black_box(n)))
         });
