@@ -127,8 +127,11 @@ pub(crate) struct Driver {
     wake_buf: Box<u64>,
     wake_armed: bool,
     /// Completions reaped while making room in a full submission queue, delivered by
-    /// the next `reap`.
+    /// the next `reap`. Never the eventfd read's: that one is settled at once (see
+    /// `woken_in_backlog`), so that the read is armed again exactly once.
     backlog: Vec<(u64, i32, u32)>,
+    /// The eventfd read completed while making room: the next `reap` reports a wake.
+    woken_in_backlog: bool,
     /// Timespecs of linked timeouts, which the kernel reads when it takes the entry;
     /// each is freed when its timeout's completion is reaped (leaked if never).
     link_specs: Vec<Option<Box<types::Timespec>>>,
@@ -177,6 +180,7 @@ impl Driver {
             wake_buf: Box::new(0),
             wake_armed: false,
             backlog: Vec::new(),
+            woken_in_backlog: false,
             link_specs: Vec::new(),
             free_specs: Vec::new(),
         };
@@ -277,7 +281,7 @@ impl Driver {
     /// Whether completions wait in the backlog: the executor must reap them before
     /// it waits for new ones.
     pub(crate) fn has_backlog(&self) -> bool {
-        !self.backlog.is_empty()
+        !self.backlog.is_empty() || self.woken_in_backlog
     }
 
     /// Re-arms the eventfd read if it is not in flight (a failed re-arm, or a read
@@ -349,18 +353,16 @@ impl Driver {
     /// Moves completions out of the way when the kernel refuses submissions because
     /// the completion queue is full (`EBUSY` on kernels without overflow handling).
     fn reap_into_backlog(&mut self) {
-        let mut wake_done = false;
         for cqe in self.ring.completion() {
             if cqe.user_data() == WAKE {
-                wake_done = true;
+                // The read is no longer in flight: `ensure_wake_armed` arms it again
+                // before the ring next waits, and only then.
+                self.wake_armed = false;
+                self.woken_in_backlog = true;
             } else if cqe.user_data() != CANCEL {
                 self.backlog
                     .push((cqe.user_data(), cqe.result(), cqe.flags()));
             }
-        }
-        if wake_done {
-            self.wake_armed = false;
-            self.backlog.push((WAKE, 0, 0));
         }
     }
 
@@ -400,10 +402,10 @@ impl Driver {
         shutting_down: bool,
         mut on_op: impl FnMut(u64, i32, u32),
     ) -> bool {
-        let mut woken = false;
+        let mut woken = std::mem::take(&mut self.woken_in_backlog);
         if !self.backlog.is_empty() {
             for (user_data, res, flags) in std::mem::take(&mut self.backlog) {
-                woken |= self.dispatch(user_data, res, flags, shutting_down, &mut on_op);
+                self.dispatch(user_data, res, flags, &mut on_op);
             }
         }
         let mut released_specs = Vec::new();
@@ -440,31 +442,32 @@ impl Driver {
         }
     }
 
+    /// Delivers a completion of the backlog (never the eventfd read's).
     fn dispatch(
         &mut self,
         user_data: u64,
         res: i32,
         flags: u32,
-        shutting_down: bool,
         on_op: &mut impl FnMut(u64, i32, u32),
-    ) -> bool {
-        match user_data {
-            WAKE => {
-                self.wake_armed = false;
-                if res >= 0 && !shutting_down {
-                    let _ = self.arm_wake();
-                }
-                true
-            }
-            CANCEL => false,
-            _ if user_data & LINK_TAG == LINK_TAG => {
-                self.release_spec((user_data & !LINK_TAG) as usize);
-                false
-            }
-            _ => {
-                on_op(user_data, res, flags);
-                false
-            }
+    ) {
+        if user_data & LINK_TAG == LINK_TAG {
+            self.release_spec((user_data & !LINK_TAG) as usize);
+        } else if user_data != CANCEL {
+            on_op(user_data, res, flags);
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// Unmaps the queues and closes the ring, but never frees memory the kernel may
+    /// still write: if the eventfd read or a linked timeout was not reaped (the
+    /// shutdown gave up waiting, or never ran), that memory is leaked.
+    fn drop(&mut self) {
+        if self.wake_armed {
+            std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+        }
+        if self.free_specs.len() < self.link_specs.len() {
+            std::mem::forget(std::mem::take(&mut self.link_specs));
         }
     }
 }
@@ -537,4 +540,63 @@ fn setup(config: &Config) -> Result<(IoUring, Taskrun), Error> {
         last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)),
         config.entries,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn driver() -> Driver {
+        Driver::new(&Config {
+            entries: 8,
+            sqpoll_idle: None,
+            fast_taskrun: true,
+            masked_opcodes: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    /// How many eventfd reads are in the kernel: cancels them all and counts.
+    fn wake_reads_in_flight(driver: &mut Driver) -> i32 {
+        const COUNT: u64 = 1 << 63 | 99;
+        let sqe = opcode::AsyncCancel2::new(types::CancelBuilder::user_data(WAKE).all())
+            .build()
+            .user_data(COUNT);
+        // SAFETY: an async cancel carries no pointer.
+        unsafe { driver.push(&sqe) }.unwrap();
+        loop {
+            driver.enter(true).unwrap();
+            let cancelled = driver
+                .ring
+                .completion()
+                .find(|cqe| cqe.user_data() == COUNT)
+                .map(|cqe| cqe.result());
+            if let Some(cancelled) = cancelled {
+                driver.wake_armed = false;
+                return cancelled;
+            }
+        }
+    }
+
+    #[test]
+    fn driver_wake_completed_while_making_room_is_armed_again_exactly_once() {
+        let mut driver = driver();
+        driver.notifier.notify();
+        // The armed read completes; a full submission queue then makes the driver
+        // reap it into the backlog, as `make_room` does when the kernel is busy.
+        driver.enter(true).unwrap();
+        driver.reap_into_backlog();
+        assert!(driver.has_backlog(), "the wake must still be reported");
+        // The executor's next turn: re-arm if needed, then reap.
+        driver.ensure_wake_armed();
+        let woken = driver.reap(false, |user_data, _, _| {
+            panic!("no op was submitted, got {user_data:#x}")
+        });
+        assert!(woken);
+        driver.ensure_wake_armed();
+        driver.enter(false).unwrap();
+        // Two reads would share the one buffer, and a shutdown's single cancel would
+        // leave the other one armed.
+        assert_eq!(wake_reads_in_flight(&mut driver), 1);
+    }
 }

@@ -19,7 +19,8 @@ use std::panic::Location;
 ///
 /// `Panic` does not panic while the thread is already panicking (that would abort),
 /// nor while the ring is shutting down (dropping a ring with ops in flight is not a
-/// mistake: they are all cancelled and reaped).
+/// mistake: they are all cancelled and reaped), nor when the cleanup itself ran user
+/// code that panicked (a buffer's `Drop`): that panic is the one the caller sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropPolicy {
     /// Panic with a message naming the op and where it was submitted.
@@ -44,17 +45,19 @@ impl Default for DropPolicy {
 
 impl DropPolicy {
     /// Applies the policy to an op of kind `op` submitted at `location`, after its
-    /// cleanup has been arranged.
+    /// cleanup has been arranged. `panic_pending`: user code run by that cleanup
+    /// panicked, and the caller resumes that panic, which the policy's would hide.
     pub(crate) fn abandoned(
         self,
         op: &'static str,
         location: &Location<'static>,
         shutting_down: bool,
+        panic_pending: bool,
     ) {
         match self {
             DropPolicy::Reclaim => {}
             DropPolicy::Panic => {
-                if !shutting_down && !std::thread::panicking() {
+                if !shutting_down && !panic_pending && !std::thread::panicking() {
                     panic!("{}", message(op, location, self));
                 }
             }
@@ -112,6 +115,12 @@ mod tests {
     #[test]
     fn drop_policy_panic_is_silent_while_shutting_down() {
         // Would panic (failing the test) if the shutdown exemption were missing.
-        DropPolicy::Panic.abandoned("Nop", Location::caller(), true);
+        DropPolicy::Panic.abandoned("Nop", Location::caller(), true, false);
+    }
+
+    #[test]
+    fn drop_policy_panic_gives_way_to_a_pending_panic() {
+        // The cleanup's own panic is resumed by the caller: no second one here.
+        DropPolicy::Panic.abandoned("Nop", Location::caller(), false, true);
     }
 }

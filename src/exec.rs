@@ -149,6 +149,12 @@ impl Executor {
         self.running.get()
     }
 
+    /// Whether this executor's `block_on` is the innermost one running on this
+    /// thread: the one that polls the futures running now.
+    pub(crate) fn is_current(&self) -> bool {
+        RUNNING.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
+    }
+
     /// The waker of the `block_on` future, queued so that the first tick polls it.
     pub(crate) fn main_waker(&self) -> &Waker {
         self.main.queued.store(true, Ordering::Release);
@@ -226,13 +232,13 @@ impl Executor {
         std::mem::swap(&mut batch, &mut *self.shared.woken());
         let ran = !batch.is_empty();
         for (i, &id) in batch.iter().enumerate() {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.poll_task(id))) {
-                // The task is gone (its future was dropped while unwinding): free its
-                // slot, and keep the tasks not polled yet in the queue, or their
-                // `queued` flags would swallow every later wake.
-                self.free_slot(id);
+            if let Err(payload) = self.poll_task(id) {
+                // The task is gone. Keep the tasks not polled yet in the queue, or
+                // their `queued` flags would swallow every later wake.
                 self.shared.woken().extend_from_slice(&batch[i + 1..]);
                 self.shared.pending.store(true, Ordering::Release);
+                batch.clear();
+                self.batch.set(batch);
                 resume_unwind(payload);
             }
         }
@@ -255,36 +261,45 @@ impl Executor {
         }
     }
 
-    fn poll_task(&self, id: u64) {
+    /// Polls the task `id` once. A task whose poll panics, or whose future panics
+    /// when it is dropped, is gone: its slot is freed and the first panic returned.
+    fn poll_task(&self, id: u64) -> Result<(), Box<dyn std::any::Any + Send>> {
         let index = id as u32;
         let generation = (id >> 32) as u32;
         // Take the future out so that the task can spawn or drop tasks while it runs.
         let (mut future, waker) = {
             let mut slots = self.slots.borrow_mut();
             let Some(slot) = slots.get_mut(index as usize) else {
-                return;
+                return Ok(());
             };
             if slot.generation != generation {
-                return; // A wake for a task that has finished.
+                return Ok(()); // A wake for a task that has finished.
             }
             let Some(task) = slot.task.as_mut() else {
-                return;
+                return Ok(());
             };
             let Some(future) = task.future.take() else {
-                return; // Being polled further up the stack (cannot happen) or done.
+                return Ok(()); // Being polled further up the stack (cannot happen) or done.
             };
             task.waker.queued.store(false, Ordering::Release);
             (future, Waker::from(task.waker.clone()))
         };
-        let done = future
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready();
-        if done {
-            drop(future);
-            self.free_slot(id);
-        } else if let Some(task) = self.slots.borrow_mut()[index as usize].task.as_mut() {
-            task.future = Some(future);
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut Context::from_waker(&waker))
+        }));
+        if let Ok(Poll::Pending) = polled {
+            if let Some(task) = self.slots.borrow_mut()[index as usize].task.as_mut() {
+                task.future = Some(future);
+            }
+            return Ok(());
+        }
+        // Finished or panicked: the slot is freed before the future is dropped, which
+        // runs user code (and, after a panic, is the second chance for it to panic).
+        self.free_slot(id);
+        let dropped = catch_unwind(AssertUnwindSafe(|| drop(future)));
+        match (polled, dropped) {
+            (Err(payload), _) | (Ok(_), Err(payload)) => Err(payload),
+            (Ok(_), Ok(())) => Ok(()),
         }
     }
 
@@ -345,8 +360,15 @@ struct JoinGuard<T>(Rc<JoinState<T>>);
 impl<T> Drop for JoinGuard<T> {
     fn drop(&mut self) {
         self.0.dropped.set(true);
-        if let Some(waker) = self.0.waker.borrow_mut().take() {
-            waker.wake();
+        // No borrow is held while the waker (user code) runs.
+        let waker = self.0.waker.borrow_mut().take();
+        if let Some(waker) = waker {
+            if std::thread::panicking() {
+                // The task is unwinding: a panic from the waker now would abort.
+                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+            } else {
+                waker.wake();
+            }
         }
     }
 }
@@ -384,10 +406,17 @@ impl<T> Future for JoinHandle<T> {
                  shut down"
             );
         }
-        let mut waker = self.state.waker.borrow_mut();
-        match waker.as_mut() {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *waker = Some(cx.waker().clone()),
+        let same = self
+            .state
+            .waker
+            .borrow()
+            .as_ref()
+            .is_some_and(|old| old.will_wake(cx.waker()));
+        if !same {
+            // Cloning and dropping wakers is user code: no borrow is held meanwhile.
+            let new = cx.waker().clone();
+            let old = self.state.waker.borrow_mut().replace(new);
+            drop(old);
         }
         Poll::Pending
     }

@@ -4,6 +4,7 @@
 //! (system calls), the op table (lifecycle) and the executor (tasks) together, and it
 //! runs the executor loop and the shutdown.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -21,7 +22,7 @@ use crate::drop_policy::DropPolicy;
 use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
-use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Table};
+use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Stored, Table};
 use crate::token::{Op, Sleep};
 
 /// How long shutdown waits for the kernel to answer before it gives up and leaks
@@ -117,8 +118,12 @@ impl Ring {
     {
         let handle = self.inner.exec.spawn(future);
         if self.inner.state.get() != Lifecycle::Running {
-            // Nothing will ever poll it: drop it now.
-            drop(self.inner.exec.take_tasks());
+            // Nothing will ever poll it: drop it now. Its drop is user code.
+            let mut panicked = None;
+            for task in self.inner.exec.take_tasks() {
+                catch_user(&mut panicked, || drop(task));
+            }
+            resume_first(panicked);
         }
         handle
     }
@@ -160,8 +165,18 @@ impl Ring {
     }
 
     /// Shuts the ring down now, as dropping its owner would. Idempotent.
+    ///
+    /// # Panics
+    ///
+    /// If called (or the owner dropped) inside this ring's own `block_on`: the ring
+    /// then shuts down when that `block_on` returns or unwinds. While the thread is
+    /// already panicking there, nothing panics again: the shutdown is only deferred.
+    ///
+    /// A panic in user code that the shutdown runs (a task's or a buffer's drop, a
+    /// waker) does not stop it: the ring still reaches the shut-down state, and the
+    /// first such panic is resumed here once it has.
     pub fn shutdown(&self) {
-        self.inner.shutdown();
+        resume_first(self.inner.shutdown());
     }
 
     /// Whether the ring has shut down.
@@ -183,7 +198,7 @@ impl Clone for Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         if self.owner {
-            self.inner.shutdown();
+            resume_first(self.inner.shutdown());
         }
     }
 }
@@ -280,6 +295,7 @@ impl RingBuilder {
             counters: Counters::default(),
             policy: self.policy,
             state: Cell::new(Lifecycle::Running),
+            shutdown_deferred: Cell::new(false),
             wakers: Cell::new(Vec::new()),
             released: Cell::new(Vec::new()),
         };
@@ -342,6 +358,9 @@ pub(crate) struct Inner {
     counters: Counters,
     policy: DropPolicy,
     state: Cell<Lifecycle>,
+    /// The owner was dropped (or `shutdown` called) inside this ring's `block_on`:
+    /// the shutdown runs when that `block_on` ends.
+    shutdown_deferred: Cell<bool>,
     /// Scratch space for the wakers and orphan releases of one reap, kept to avoid an
     /// allocation per tick.
     wakers: Cell<Vec<Waker>>,
@@ -359,6 +378,12 @@ impl Inner {
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
+            // Once shutdown has begun, a new op (from a task's or a buffer's drop)
+            // would only delay it: it fails at once, never reaching the kernel.
+            Some(_) if self.state.get() != Lifecycle::Running => {
+                let err = Error::shut_down(K::NAME).into();
+                return table.insert_completed(op, Completion::failed(err));
+            }
             None => {
                 let err = Error::shut_down(K::NAME).into();
                 return table.insert_completed(op, Completion::failed(err));
@@ -410,15 +435,29 @@ impl Inner {
             Polled::NeedsWaker => {
                 // Cloning and dropping a waker are user code: no borrow is held.
                 let waker = waker.clone();
-                let replaced = self.table.borrow_mut().set_waker(id, waker);
-                drop(replaced);
+                let stored = self.table.borrow_mut().set_waker(id, waker);
+                match stored {
+                    Stored::Replaced(replaced) => drop(replaced),
+                    Stored::Completed(unused) => {
+                        // The clone ran the ring far enough to reap this op (a
+                        // shutdown, say): take the result now.
+                        drop(unused);
+                        match self.table.borrow_mut().poll_waiting(id, None) {
+                            Polled::Ready(data, completion) => {
+                                return Poll::Ready((data, completion))
+                            }
+                            _ => unreachable!("a completed op is ready"),
+                        }
+                    }
+                }
             }
         }
         assert!(
-            self.exec.is_running() || self.state.get() != Lifecycle::Running,
-            "an operation of this ring was awaited outside the ring's block_on: it \
-             can only make progress while `ring.block_on` runs (await it inside it, or \
-             in a task spawned on the ring)"
+            self.exec.is_current() || self.state.get() != Lifecycle::Running,
+            "an operation of this ring was awaited outside the ring's block_on (or \
+             inside another ring's block_on): it can only make progress while its own \
+             `ring.block_on` runs the future that awaits it (await it there, or in a \
+             task spawned on the ring)"
         );
         Poll::Pending
     }
@@ -449,6 +488,7 @@ impl Inner {
         quiet: bool,
     ) {
         let orphan = self.table.borrow_mut().orphan(id);
+        let mut panicked = None;
         match orphan {
             Orphan::InFlight {
                 submit_cancel,
@@ -457,19 +497,24 @@ impl Inner {
                 if submit_cancel {
                     self.push_cancel(id);
                 }
-                drop(waker);
+                catch_user(&mut panicked, || drop(waker));
             }
             Orphan::Completed(data, completion) => {
-                let closed = data.release(completion);
-                Counters::add(&self.counters.fds_closed, closed);
+                catch_user(&mut panicked, || {
+                    let closed = data.release(completion);
+                    Counters::add(&self.counters.fds_closed, closed);
+                });
             }
         }
-        if quiet {
-            return;
+        if !quiet {
+            Counters::add(&self.counters.abandoned, 1);
+            let shutting_down = self.state.get() != Lifecycle::Running;
+            // A panic from the release is already on its way: the policy's own
+            // panic would hide it.
+            self.policy
+                .abandoned(name, location, shutting_down, panicked.is_some());
         }
-        Counters::add(&self.counters.abandoned, 1);
-        let shutting_down = self.state.get() != Lifecycle::Running;
-        self.policy.abandoned(name, location, shutting_down);
+        resume_first(panicked);
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -521,11 +566,17 @@ impl Inner {
 
     /// Hands every available completion to the table, then wakes tokens and
     /// releases orphans with no borrow held.
+    ///
+    /// Releasing and waking run user code, which may panic: every orphan is still
+    /// released and every waiter woken, and the first panic is resumed at the end.
     fn reap(&self) {
+        resume_first(self.reap_catching());
+    }
+
+    /// [`reap`](Inner::reap), handing back the first panic instead of resuming it.
+    fn reap_catching(&self) -> Option<Payload> {
         let mut guard = self.driver.borrow_mut();
-        let Some(driver) = guard.as_mut() else {
-            return;
-        };
+        let driver = guard.as_mut()?;
         // The scratch vectors are only taken out of their cells when a completion
         // needs them: ops awaited by the `block_on` future need neither.
         let mut wakers: Option<Vec<Waker>> = None;
@@ -563,56 +614,68 @@ impl Inner {
         drop(guard);
         Counters::add(&self.counters.completed, completed);
         Counters::add(&self.counters.cancelled, cancelled);
-        if let Some(mut released) = released {
-            while let Some((data, completion)) = released.pop() {
-                Counters::add(&self.counters.fds_closed, data.release(completion));
-            }
-            self.released.set(released);
-        }
+        // The main future's wake is a flag: set it before any user code runs.
         if wake_main {
             self.exec.wake_main();
         }
+        let mut panicked = None;
+        if let Some(mut released) = released {
+            // A buffer's drop that panics must not strand the other orphans (their
+            // descriptors unclosed) nor the wakers below.
+            while let Some((data, completion)) = released.pop() {
+                catch_user(&mut panicked, || {
+                    Counters::add(&self.counters.fds_closed, data.release(completion));
+                });
+            }
+            self.released.set(released);
+        }
         if let Some(mut wakers) = wakers {
-            // A waker is user code: one that panics must not leave the others' ops
-            // completed with nobody woken. The first panic is resumed afterwards.
-            let mut panicked = None;
+            // Likewise, a waker that panics must not leave the others' ops completed
+            // with nobody woken.
             while let Some(waker) = wakers.pop() {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                    panicked.get_or_insert(payload);
-                }
+                catch_user(&mut panicked, || waker.wake());
             }
             self.wakers.set(wakers);
-            if let Some(payload) = panicked {
-                resume_unwind(payload);
-            }
         }
+        panicked
     }
 
     /// Drops every task, cancels every op in flight and waits for the kernel to give
     /// everything back, then closes the ring. See [`Ring`]'s "Lifetime".
-    fn shutdown(&self) {
+    ///
+    /// User code that runs meanwhile (a task's or a buffer's drop, a waker) may
+    /// panic: the shutdown goes on regardless and always ends in the shut-down state.
+    /// The first panic is handed back for the caller to resume.
+    #[must_use = "the first panic of user code during the shutdown is to be resumed"]
+    fn shutdown(&self) -> Option<Payload> {
         if self.state.get() != Lifecycle::Running {
-            return;
+            return None;
         }
-        assert!(
-            !self.exec.is_running(),
-            "the owning Ring was dropped (or shut down) inside its own block_on; keep \
-             the owner outside the futures it runs"
-        );
+        if self.exec.is_running() {
+            // The owner was dropped by a future this ring runs: shutting down here
+            // would drop the task that is running. The `block_on` shuts the ring
+            // down when it ends; while a panic unwinds it, that is all there is to do.
+            self.shutdown_deferred.set(true);
+            if !std::thread::panicking() {
+                panic!(
+                    "the owning Ring was dropped (or shut down) inside its own block_on; \
+                     keep the owner outside the futures it runs (the ring shuts down \
+                     when this block_on ends)"
+                );
+            }
+            return None;
+        }
         self.state.set(Lifecycle::ShuttingDown);
-        // Dropping a task may spawn another or drop tokens: no borrow is held here.
-        // A task whose drop panics must not stop the shutdown halfway: the panic is
-        // resumed once every op has been cancelled and reaped.
         let mut panicked = None;
+        // Dropping a task may spawn another or drop tokens: no borrow is held here.
+        // New ops fail at once from now on, so dropping tasks adds nothing to wait for.
         loop {
             let tasks = self.exec.take_tasks();
             if tasks.is_empty() {
                 break;
             }
             for task in tasks {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(task))) {
-                    panicked.get_or_insert(payload);
-                }
+                catch_user(&mut panicked, || drop(task));
             }
         }
         let cancels = self.table.borrow_mut().cancel_all();
@@ -631,27 +694,22 @@ impl Inner {
             if let Some(driver) = self.driver.borrow_mut().as_mut() {
                 let _ = driver.enter_timeout(Duration::from_millis(100));
             }
-            self.reap();
+            if let Some(payload) = self.reap_catching() {
+                panicked.get_or_insert(payload);
+            }
             let now = self.table.borrow().in_flight();
             if now < remaining {
                 last_progress = Instant::now();
             }
             remaining = now;
         }
+        // The driver leaks whatever the kernel may still write (see its `Drop`); the
+        // table never frees the data of an op still in flight.
         let driver = self.driver.borrow_mut().take();
-        if remaining == 0 && !driver.as_ref().is_some_and(Driver::busy) {
-            drop(driver);
-        } else {
-            // The kernel still holds buffers of this ring: unmapping is safe (the
-            // kernel keeps its own reference), but freeing them is not, so the
-            // driver's wake buffer and the table's in-flight data are leaked.
-            std::mem::forget(driver);
-        }
+        drop(driver);
         self.exec.close_notifier();
         self.state.set(Lifecycle::ShutDown);
-        if let Some(payload) = panicked {
-            resume_unwind(payload);
-        }
+        panicked
     }
 
     fn driver_busy(&self) -> bool {
@@ -663,13 +721,16 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Only the owner's drop starts a shutdown, and the owner holds a reference,
         // so this has run already unless the owner was leaked.
-        self.shutdown();
+        let mut panicked = self.shutdown();
         // No token is left: release completions nobody will claim (close the
         // descriptors they produced).
         let unclaimed = self.table.get_mut().take_completed();
         for (data, completion) in unclaimed {
-            data.release(completion);
+            catch_user(&mut panicked, || {
+                data.release(completion);
+            });
         }
+        resume_first(panicked);
     }
 }
 
@@ -683,12 +744,41 @@ impl fmt::Debug for Inner {
     }
 }
 
-/// Ends a `block_on` however it ends, restoring the executor marker it replaced.
+/// Ends a `block_on` however it ends, restoring the executor marker it replaced, and
+/// runs a shutdown that was asked for while it ran.
 struct RunningGuard<'a>(&'a Inner, usize);
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         self.0.exec.exit(self.1);
+        if self.0.shutdown_deferred.take() {
+            resume_first(self.0.shutdown());
+        }
+    }
+}
+
+/// A panic payload of user code that the ring ran.
+type Payload = Box<dyn Any + Send + 'static>;
+
+/// Runs user code (a drop, a waker), keeping the first panic in `first` so that the
+/// ring can finish what it was doing before resuming it.
+fn catch_user(first: &mut Option<Payload>, f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        match first {
+            Some(_) => drop(payload),
+            None => *first = Some(payload),
+        }
+    }
+}
+
+/// Resumes the first panic of user code, once the ring is consistent again. While the
+/// thread is already unwinding (a drop during a panic), a second panic would abort
+/// the process: the payload is dropped instead, and the panic under way continues.
+fn resume_first(first: Option<Payload>) {
+    if let Some(payload) = first {
+        if !std::thread::panicking() {
+            resume_unwind(payload);
+        }
     }
 }
 

@@ -190,6 +190,16 @@ pub(crate) enum Polled<D> {
     NeedsWaker,
 }
 
+/// What `set_waker` did.
+#[derive(Debug)]
+pub(crate) enum Stored {
+    /// The waker is stored; this is the one it replaced.
+    Replaced(Option<Waker>),
+    /// The op completed since it was polled: the waker is handed back, and the
+    /// caller must poll again instead of waiting for a wake that will never come.
+    Completed(Waker),
+}
+
 /// What `orphan` found.
 #[derive(Debug)]
 pub(crate) enum Orphan<D> {
@@ -330,10 +340,13 @@ impl<D> Table<D> {
                 drop(replaced);
                 Poll::Pending
             }
-            Polled::NeedsWaker => {
-                drop(self.set_waker(id, waker.clone()));
-                Poll::Pending
-            }
+            Polled::NeedsWaker => match self.set_waker(id, waker.clone()) {
+                Stored::Replaced(replaced) => {
+                    drop(replaced);
+                    Poll::Pending
+                }
+                Stored::Completed(_) => unreachable!("nothing ran between poll and set_waker"),
+            },
         }
     }
 
@@ -397,9 +410,9 @@ impl<D> Table<D> {
         }
     }
 
-    /// Stores the waker of the op `id`'s latest poll, returning the one it replaces
-    /// (for the caller to drop with no borrow held).
-    pub(crate) fn set_waker(&mut self, id: OpId, waker: Waker) -> Option<Waker> {
+    /// Stores the waker of the op `id`'s latest poll. The caller drops what comes
+    /// back with no borrow held.
+    pub(crate) fn set_waker(&mut self, id: OpId, waker: Waker) -> Stored {
         let slot = self.live_slot(id, "set_waker");
         match &mut slot.state {
             State::Waiting {
@@ -408,10 +421,11 @@ impl<D> Table<D> {
                 ..
             } => {
                 *main = false;
-                stored.replace(waker)
+                Stored::Replaced(stored.replace(waker))
             }
-            // Completed since the poll: the next poll takes the result.
-            _ => Some(waker),
+            // The completion arrived while the caller cloned the waker (user code,
+            // which may have run the ring): nobody will wake it, so it must poll again.
+            _ => Stored::Completed(waker),
         }
     }
 

@@ -85,7 +85,22 @@ impl<S: Stream> OpKind for Accept<S> {
         // SAFETY: a successful accept returns a new descriptor that only this
         // completion knows about.
         let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-        S::from_accepted(self.ring, fd, &self.peer.storage, self.peer.len)
+        let listener = self.fd.raw();
+        S::from_accepted(self.ring, fd, &self.peer.storage, self.peer.len).map_err(|err| {
+            // The connection is gone with the descriptor: say so, so that a client
+            // that sees its connection closed can be explained.
+            io::Error::new(
+                err.kind(),
+                format!(
+                    "the kernel accepted a connection on descriptor {listener}, but it \
+                     could not be made a {}: {err}; the connection was closed",
+                    std::any::type_name::<S>()
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or("stream"),
+                ),
+            )
+        })
     }
 
     fn residue(self) {}

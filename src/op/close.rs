@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
@@ -17,8 +17,10 @@ use crate::Ring;
 /// # Cancellation
 ///
 /// The kernel closes the descriptor when it runs the op. If the op never reached the
-/// kernel, or the kernel cancelled it before it ran, the descriptor is closed with
-/// `close(2)` instead: either way it is closed exactly once.
+/// kernel, the kernel cancelled it before it ran, or the kernel refused it (`EBADF`
+/// for a descriptor it will not close through the ring, such as another io_uring
+/// instance's), the descriptor is closed with `close(2)` instead: either way it is
+/// closed exactly once.
 ///
 /// # References
 ///
@@ -40,23 +42,39 @@ impl Close {
         Prepared::new(ring.inner().clone(), Close { fd: Some(fd), raw })
     }
 
-    /// Closes the number here if the kernel never ran the op: it never reached the
-    /// kernel (the entry was never pushed), or the kernel cancelled it first.
-    fn settle(self, completion: &Completion) {
-        let never_ran = !completion.reached_kernel || completion.errno() == Some(libc::ECANCELED);
-        if never_ran {
-            self.close_here();
-        }
+    /// Closes the number here if the kernel did not close it: the op never reached
+    /// the kernel (the entry was never pushed), the kernel cancelled it first, or it
+    /// refused the descriptor. `IORING_OP_CLOSE` answers `EBADF` without closing for
+    /// a number it does not find or will not close (an io_uring instance); this op
+    /// owned the number, so it was open, and only the refusal remains.
+    ///
+    /// Returns the result of that `close(2)`, if it ran.
+    fn settle(self, completion: &Completion) -> Option<io::Result<()>> {
+        let not_closed = !completion.reached_kernel
+            || matches!(
+                completion.errno(),
+                Some(libc::ECANCELED) | Some(libc::EBADF)
+            );
+        not_closed.then(|| self.close_here())
     }
 
-    fn close_here(mut self) {
-        match self.fd.take() {
-            Some(fd) => drop(fd),
-            // SAFETY: the entry was built, so `raw` was taken out of its `OwnedFd`,
-            // and the kernel did not run the op (the callers' condition): the number
-            // is still open and owned by this op alone.
-            None => drop(unsafe { OwnedFd::from_raw_fd(self.raw) }),
+    /// Closes the descriptor with `close(2)`, reporting its error (which `OwnedFd`'s
+    /// drop would ignore).
+    fn close_here(mut self) -> io::Result<()> {
+        let raw = match self.fd.take() {
+            Some(fd) => fd.into_raw_fd(),
+            None => self.raw,
+        };
+        // SAFETY: the number is open and owned by this op alone: either it was just
+        // taken out of the op's `OwnedFd`, or the entry was built (taking it out of
+        // the `OwnedFd`) and the kernel did not close it (the callers' condition).
+        // close(2) takes no pointers, and nothing uses the number afterwards.
+        if unsafe { libc::close(raw) } < 0 {
+            let err = io::Error::last_os_error();
+            // Linux releases the number even when close(2) fails with EINTR.
+            return Err(err);
         }
+        Ok(())
     }
 }
 
@@ -82,8 +100,11 @@ impl OpKind for Close {
     }
 
     fn complete(self, completion: Completion) -> io::Result<()> {
-        self.settle(&completion);
-        completion.result.map(drop)
+        match (self.settle(&completion), completion.result) {
+            // Refused by the ring but closed here: the close succeeded.
+            (Some(closed), Err(err)) if err.raw_os_error() == Some(libc::EBADF) => closed,
+            (_, result) => result.map(drop),
+        }
     }
 
     /// Only `ECANCELED` means the op never ran: a close interrupted with `EINTR` has
@@ -93,12 +114,13 @@ impl OpKind for Close {
     }
 
     fn residue(self) {
-        // Cancelled before it ran: the descriptor is still open.
-        self.close_here();
+        // Cancelled before it ran: the descriptor is still open. Nobody asked for
+        // the close's result.
+        let _ = self.close_here();
     }
 
     fn release(self, completion: Completion) -> u64 {
-        self.settle(&completion);
+        let _ = self.settle(&completion);
         0
     }
 }

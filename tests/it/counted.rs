@@ -10,7 +10,12 @@ use linear_uring::{IoBuf, IoBufMut};
 pub(crate) struct CountedBuf {
     bytes: Vec<u8>,
     drops: Rc<Cell<usize>>,
+    /// User code run by the drop, after counting it.
+    on_drop: Option<Box<dyn FnOnce()>>,
 }
+
+/// The payload of a [`CountedBuf::panicking`] buffer's drop.
+pub(crate) const BUFFER_PANIC: &str = "a buffer's drop panicked";
 
 impl CountedBuf {
     pub(crate) fn new(capacity: usize) -> (CountedBuf, Rc<Cell<usize>>) {
@@ -18,14 +23,35 @@ impl CountedBuf {
         let buf = CountedBuf {
             bytes: Vec::with_capacity(capacity),
             drops: drops.clone(),
+            on_drop: None,
         };
         (buf, drops)
+    }
+
+    /// A buffer whose drop counts itself and then runs `on_drop`, as a pooled buffer
+    /// returning itself to its pool would.
+    pub(crate) fn with_drop(
+        capacity: usize,
+        on_drop: impl FnOnce() + 'static,
+    ) -> (CountedBuf, Rc<Cell<usize>>) {
+        let (mut buf, drops) = CountedBuf::new(capacity);
+        buf.on_drop = Some(Box::new(on_drop));
+        (buf, drops)
+    }
+
+    /// A buffer whose drop counts itself and then panics with [`BUFFER_PANIC`], as a
+    /// pooled buffer that finds its pool borrowed might.
+    pub(crate) fn panicking(capacity: usize) -> (CountedBuf, Rc<Cell<usize>>) {
+        CountedBuf::with_drop(capacity, || std::panic::panic_any(BUFFER_PANIC))
     }
 }
 
 impl Drop for CountedBuf {
     fn drop(&mut self) {
         self.drops.set(self.drops.get() + 1);
+        if let Some(on_drop) = self.on_drop.take() {
+            on_drop();
+        }
     }
 }
 

@@ -16,3 +16,4 @@ mod net_unix;
 mod regressions;
 mod shutdown;
 mod storm;
+mod user_panics;
