@@ -86,6 +86,16 @@
 //! op, reaps every completion, and only then frees; if the kernel does not answer,
 //! the memory is leaked, never freed.
 //!
+//! User code that the ring runs may panic: a buffer's or an output's `Drop`, a
+//! waker's `wake`, `clone` or `drop`, a task's `Drop`, a future's `poll`. After such a
+//! panic every completion reaped in that turn is still delivered and its waiter
+//! woken, every abandoned op is still released (its descriptor closed, its buffer
+//! dropped exactly once), and a shutdown in progress still finishes (the ring is shut
+//! down, new ops fail with [`ErrorKind::ShutDown`]). Then the first panic is resumed
+//! to the caller of [`Ring::block_on`], [`Ring::shutdown`] or the owner's drop, and
+//! the ring stays usable if it was running. The library never turns a panic into an
+//! abort: while the thread is already unwinding, a second panic is swallowed instead.
+//!
 //! # Cancellation and drop
 //!
 //! Dropping an unconsumed token (or a `complete()`/`cancel()` future before it

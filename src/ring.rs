@@ -44,7 +44,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// and frees the buffers. If the kernel does not answer within a few seconds, the
 /// ring leaks its memory and buffers rather than free what the kernel may still
 /// write. Tokens held past the shutdown resolve with the op's completion (usually
-/// `ECANCELED`); new ops fail with [`ErrorKind::ShutDown`](crate::ErrorKind).
+/// `ECANCELED`); ops submitted once the shutdown has begun (from a task's or a
+/// buffer's drop, say) and after it fail at once with
+/// [`ErrorKind::ShutDown`](crate::ErrorKind).
 ///
 /// Because a clone never keeps the ring alive, a task that holds a clone cannot leak
 /// the ring through a reference cycle.
@@ -100,8 +102,11 @@ impl Ring {
     /// # Panics
     ///
     /// If called from inside `block_on` on the same ring (from a task), or after the
-    /// ring has shut down. A panic in `future` or in a task propagates out of
-    /// `block_on`.
+    /// ring has shut down. A panic in `future`, in a task, or in other user code the
+    /// ring runs (a released buffer's drop, a waker) propagates out of `block_on`,
+    /// once the ring has finished the turn it interrupted: the ring stays usable, and
+    /// a later `block_on` goes on running the tasks that are left. A task whose own
+    /// poll panicked is gone; awaiting its [`JoinHandle`] panics.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.inner.block_on(future)
     }
