@@ -25,6 +25,7 @@
 use std::fmt;
 use std::io;
 use std::mem;
+use std::panic::AssertUnwindSafe;
 #[cfg(test)]
 use std::task::Poll;
 use std::task::Waker;
@@ -548,7 +549,19 @@ impl<D> Drop for Table<D> {
                 State::Completed { .. } | State::Vacant { .. } => {}
             }
         }
-        drop(wakers);
+        // One waker's panic must not leave the others undropped, and a second panic
+        // while the first unwinds would abort: keep the first, resume it at the end.
+        let mut panicked = None;
+        for waker in wakers {
+            if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| drop(waker))) {
+                panicked.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = panicked {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(payload);
+            }
+        }
     }
 }
 
