@@ -19,6 +19,10 @@ pub enum ErrorKind {
     Unsupported,
     /// The ring was shut down before the operation could be submitted.
     ShutDown,
+    /// The operation's linked timeout fired before it completed, and the kernel
+    /// cancelled it (see [`Prepared::timeout`](crate::Prepared::timeout)). Converted
+    /// into an [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut).
+    TimedOut,
 }
 
 /// An error detected by linear-uring itself, with a message that says what to do.
@@ -95,6 +99,19 @@ impl Error {
     }
 }
 
+impl Error {
+    pub(crate) fn timed_out(op: &'static str) -> Self {
+        Error {
+            kind: ErrorKind::TimedOut,
+            message: format!(
+                "the {op} operation timed out: its linked timeout fired first, and the \
+                 kernel cancelled it before it did anything"
+            ),
+            source: Some(io::Error::from_raw_os_error(libc::ECANCELED)),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -118,6 +135,7 @@ impl From<Error> for io::Error {
                 .map_or(io::ErrorKind::Other, io::Error::kind),
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
             ErrorKind::ShutDown => io::ErrorKind::NotConnected,
+            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, err)
     }

@@ -147,13 +147,19 @@ impl<K: OpKind> Prepared<K> {
     }
 
     /// Links a kernel-side timeout to the op (`IORING_OP_LINK_TIMEOUT`): if the op
-    /// has not completed after `duration`, the kernel cancels it and it completes
-    /// with `ECANCELED`.
+    /// has not completed after `duration`, the kernel cancels it, and it completes
+    /// with an error of kind [`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut)
+    /// (its source is an [`Error`](crate::Error) of kind
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut)).
     ///
     /// The kernel serialises the op and its timer, so there is no race window: the
     /// op's completion alone says whether it finished (its normal result, the
-    /// accepted connection, the bytes read) or was cut off (`ECANCELED`, nothing
-    /// done). Nothing needs to be raced or cancelled by hand.
+    /// accepted connection, the bytes read) or was cut off (`TimedOut`, nothing
+    /// done). Nothing needs to be raced or cancelled by hand. A cancel stays
+    /// distinguishable: an op stopped by `cancel()` reports
+    /// [`CancelOutcome::Cancelled`](crate::CancelOutcome::Cancelled) (also when its
+    /// timeout fired first, since it did nothing either way), and one stopped by the
+    /// ring's shutdown completes with `ECANCELED`.
     ///
     /// # Examples
     ///
@@ -167,7 +173,7 @@ impl<K: OpKind> Prepared<K> {
     ///     listener.accept().timeout(Duration::from_millis(5)).submit().complete().await
     /// });
     /// let err = result.expect_err("nobody connected");
-    /// assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

@@ -399,7 +399,10 @@ impl Inner {
             }
             Some(driver) => driver,
         };
-        let id = table.insert(op);
+        let id = match link_timeout {
+            Some(_) => table.insert_linked(op),
+            None => table.insert(op),
+        };
         let sqe = sqe.user_data(id.to_user_data());
         // Why the pushes below are sound: every pointer in the entry points into the
         // boxed op, which the table now owns. The table hands it out only after the

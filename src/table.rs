@@ -74,6 +74,11 @@ pub struct Completion {
     pub(crate) flags: u32,
     /// False for an op that never reached the kernel (its entry was never pushed).
     pub(crate) reached_kernel: bool,
+    /// The op's linked timeout fired and the kernel cancelled the op: the kernel's
+    /// errno (`ECANCELED`, or `EINTR` for an op interrupted in a kernel worker). The
+    /// token reports the result as a timeout; [`errno`](Completion::errno) still
+    /// gives this.
+    pub(crate) timed_out: Option<i32>,
 }
 
 impl Completion {
@@ -88,6 +93,7 @@ impl Completion {
             result,
             flags,
             reached_kernel: true,
+            timed_out: None,
         }
     }
 
@@ -97,6 +103,7 @@ impl Completion {
             result: Err(err),
             flags: 0,
             reached_kernel: false,
+            timed_out: None,
         }
     }
 
@@ -111,9 +118,17 @@ impl Completion {
         self.flags
     }
 
-    /// The errno of a failed completion.
+    /// Whether the op's linked timeout fired and the kernel cancelled the op before
+    /// it completed. Its result is then a [`TimedOut`](io::ErrorKind::TimedOut) error.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.is_some()
+    }
+
+    /// The kernel's errno of a failed completion (for a timed-out op, the errno of
+    /// the kernel's cancel, although the result reports the timeout).
     pub(crate) fn errno(&self) -> Option<i32> {
-        self.result.as_ref().err().and_then(io::Error::raw_os_error)
+        self.timed_out
+            .or_else(|| self.result.as_ref().err().and_then(io::Error::raw_os_error))
     }
 }
 
@@ -124,11 +139,13 @@ enum State {
         next_free: u32,
     },
     /// `main`: the executor's `block_on` future polled last (no waker is stored for
-    /// it); otherwise `waker` is whoever polled last.
+    /// it); otherwise `waker` is whoever polled last. `linked`: the op carries a
+    /// linked timeout, so an `ECANCELED` nobody asked for means it timed out.
     Waiting {
         waker: Option<Waker>,
         main: bool,
         cancel_sent: bool,
+        linked: bool,
     },
     Completed {
         completion: Completion,
@@ -238,6 +255,17 @@ impl<D> Table<D> {
 
     /// Adds an op that is about to be pushed to the kernel.
     pub(crate) fn insert(&mut self, data: D) -> OpId {
+        self.insert_waiting(data, false)
+    }
+
+    /// Adds an op that is about to be pushed to the kernel with a linked timeout:
+    /// if it completes with `ECANCELED` while no cancel was asked for, the timeout
+    /// cut it off, and its completion says so ([`Completion::timed_out`]).
+    pub(crate) fn insert_linked(&mut self, data: D) -> OpId {
+        self.insert_waiting(data, true)
+    }
+
+    fn insert_waiting(&mut self, data: D, linked: bool) -> OpId {
         self.in_flight += 1;
         self.occupy(
             data,
@@ -245,6 +273,7 @@ impl<D> Table<D> {
                 waker: None,
                 main: false,
                 cancel_sent: false,
+                linked,
             },
         )
     }
@@ -304,12 +333,24 @@ impl<D> Table<D> {
     }
 
     /// Records the kernel's completion for the op `id`.
-    pub(crate) fn complete(&mut self, id: OpId, completion: Completion) -> Reaped<D> {
+    pub(crate) fn complete(&mut self, id: OpId, mut completion: Completion) -> Reaped<D> {
         let Some(slot) = self.slot_mut(id) else {
             return Reaped::Stale(completion);
         };
         match &mut slot.state {
-            State::Waiting { waker, main, .. } => {
+            State::Waiting {
+                waker,
+                main,
+                cancel_sent,
+                linked,
+            } => {
+                // Nobody asked for a cancel (not `cancel()`, not the shutdown): the
+                // kernel's cancel came from the linked timeout.
+                if *linked && !*cancel_sent {
+                    completion.timed_out = completion
+                        .errno()
+                        .filter(|&e| e == libc::ECANCELED || e == libc::EINTR);
+                }
                 let reaped = if *main {
                     Reaped::WakeMain
                 } else {

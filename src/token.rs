@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::error::Error;
 use crate::op::{Completion, OpKind, Timeout};
 use crate::race::Linear;
 use crate::ring::Inner;
@@ -121,8 +122,11 @@ impl<K: OpKind> Op<K> {
 
     fn poll_completion(&mut self, cx: &mut Context<'_>) -> Poll<(K, Completion)> {
         assert!(self.live, "a consumed {} op was polled again", K::NAME);
-        let (data, completion) = std::task::ready!(self.ring.poll_op(self.id, cx.waker()));
+        let (data, mut completion) = std::task::ready!(self.ring.poll_op(self.id, cx.waker()));
         self.live = false;
+        if completion.timed_out() {
+            completion.result = Err(Error::timed_out(K::NAME).into());
+        }
         let data: Box<dyn std::any::Any> = data;
         let op = data
             .downcast::<K>()

@@ -243,7 +243,7 @@ async fn server(
             let timeout = ticks.until_next();
             match listener.accept().timeout(timeout).submit().complete().await {
                 Ok((stream, _)) => handlers.push(serve(ring, stream)),
-                Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     side_work += 1;
                     ticks.tick();
                     if client_done.load(Ordering::SeqCst) {
@@ -262,7 +262,7 @@ async fn server(
         let drain = listener.accept().timeout(Duration::from_millis(20));
         match drain.submit().complete().await {
             Ok((stream, _)) => handlers.push(serve(ring, stream)),
-            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => break,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => break,
             Err(e) => return Err(e),
         }
     }

@@ -43,7 +43,8 @@ impl Close {
     }
 
     /// Closes the number here if the kernel did not close it: the op never reached
-    /// the kernel (the entry was never pushed), the kernel cancelled it first, or it
+    /// the kernel (the entry was never pushed), the kernel cancelled it first (a
+    /// cancel, or its linked timeout: `errno` is the kernel's either way), or it
     /// refused the descriptor. `IORING_OP_CLOSE` answers `EBADF` without closing for
     /// a number it does not find or will not close (an io_uring instance); this op
     /// owned the number, so it was open, and only the refusal remains.
@@ -100,10 +101,11 @@ impl OpKind for Close {
     }
 
     fn complete(self, completion: Completion) -> io::Result<()> {
-        match (self.settle(&completion), completion.result) {
-            // Refused by the ring but closed here: the close succeeded.
-            (Some(closed), Err(err)) if err.raw_os_error() == Some(libc::EBADF) => closed,
-            (_, result) => result.map(drop),
+        let refused = completion.errno() == Some(libc::EBADF);
+        match self.settle(&completion) {
+            // Refused by the ring but closed here: the close succeeded (or not).
+            Some(closed) if refused || completion.timed_out() => closed,
+            _ => completion.result.map(drop),
         }
     }
 

@@ -552,3 +552,37 @@ fn table_drop_with_panicking_waker_leaks_every_in_flight_op() {
         "in-flight data was freed: {drops:?}"
     );
 }
+
+#[test]
+fn linked_op_cancelled_by_nobody_is_timed_out_but_keeps_its_errno() {
+    let drops = DropLog::default();
+    let waker = Waker::noop();
+    let mut table = Table::new();
+    let cases = [
+        // (linked, cancel asked for, res, timed out)
+        (true, false, -libc::ECANCELED, true),
+        (true, false, -libc::EINTR, true),
+        (true, true, -libc::ECANCELED, false),
+        (true, false, 5, false),
+        (true, false, -libc::ECONNRESET, false),
+        (false, false, -libc::ECANCELED, false),
+    ];
+    for (i, (linked, cancel, res, timed_out)) in cases.into_iter().enumerate() {
+        let data = tracked(i as u32, &drops);
+        let id = if linked {
+            table.insert_linked(data)
+        } else {
+            table.insert(data)
+        };
+        if cancel {
+            assert_eq!(table.cancel(id), CancelStep::Submit);
+        }
+        table.complete(id, Completion::from_cqe(res, 0));
+        let Poll::Ready((_, c)) = table.poll(id, waker) else {
+            panic!("case {i}: not ready after its completion");
+        };
+        assert_eq!(c.timed_out(), timed_out, "case {i}");
+        let errno = (res < 0).then_some(-res);
+        assert_eq!(c.errno(), errno, "case {i}: the kernel's errno is kept");
+    }
+}

@@ -1,5 +1,6 @@
 //! Halt safety: race, race_all, linked timeouts, and the accept-with-timeout loops.
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use linear_uring::net::TcpListener;
@@ -97,7 +98,18 @@ fn linked_timeout_cuts_off_pending_accept_with_ecanceled() {
             .await
     });
     let err = result.expect_err("nobody connected");
-    assert_eq!(err.raw_os_error(), Some(libc::ECANCELED), "{err}");
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    let inner = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<linear_uring::Error>());
+    assert_eq!(
+        inner.map(|e| e.kind()),
+        Some(linear_uring::ErrorKind::TimedOut)
+    );
+    assert!(
+        err.to_string().contains("Accept operation timed out"),
+        "{err}"
+    );
     assert!(start.elapsed() >= Duration::from_millis(10));
     assert!(start.elapsed() < Duration::from_secs(1));
     assert_eq!(ring.stats().in_flight, 0);
@@ -152,7 +164,7 @@ fn linked_timeout_survives_full_submission_queue() {
             .collect();
         for op in ops {
             let err = op.complete().await.unwrap_err();
-            assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         }
     });
     assert_eq!(ring.stats().in_flight, 0);
@@ -205,4 +217,39 @@ fn accept_timeout_naive_select_panic_names_the_line() {
         "{message}"
     );
     assert_eq!(report.leaked_fds, 0, "{report}");
+}
+
+#[test]
+fn linked_timeout_fired_is_timed_out_while_cancel_and_shutdown_stay_distinct() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let handle = ring.clone();
+    let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+    let held = ring.block_on(async {
+        // Fired: a timeout, told apart by its kind alone.
+        let err = listener
+            .accept()
+            .timeout(Duration::from_millis(5))
+            .submit()
+            .complete()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        // Cancelled by `cancel()` before the timeout: a cancel, not a timeout.
+        let accept = listener.accept().timeout(Duration::from_secs(10)).submit();
+        assert!(accept.cancel().await.is_cancelled());
+        // The timeout fired before `cancel()` looked: it did nothing either way.
+        let accept = listener.accept().timeout(Duration::from_millis(1)).submit();
+        ring.sleep(Duration::from_millis(20)).await.unwrap();
+        assert!(accept.cancel().await.is_cancelled());
+        // Held past the shutdown below.
+        listener.accept().timeout(Duration::from_secs(10)).submit()
+    });
+    drop(ring);
+    let err = futures_lite::future::block_on(held.complete()).unwrap_err();
+    assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert_eq!(err.raw_os_error(), Some(libc::ECANCELED), "{err}");
+    assert_eq!(handle.stats().in_flight, 0);
+    drop(listener);
+    fds.finish();
 }

@@ -144,10 +144,7 @@ fn cancel<T, R>(ctx: &Ctx, outcome: CancelOutcome<T, R>) -> Outcome<T, R> {
 
 /// Whether `err` says a linked timeout cut the op off before it did anything.
 pub(crate) fn timed_out(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::ECANCELED) | Some(libc::EINTR)
-    )
+    err.kind() == io::ErrorKind::TimedOut
 }
 
 /// A timer step: timers with every fate, linear ones abandoned too.
