@@ -5,8 +5,11 @@
 //! table, which keeps its buffers until the kernel's final completion, an async cancel
 //! is on its way, and a descriptor produced by a late completion will be closed.
 
-use std::io::Write;
+use std::fmt;
+use std::io::{self, Write};
 use std::panic::Location;
+
+use crate::op::Completion;
 
 /// What a ring does, beyond the always-on I/O-safe cleanup, when an operation's token
 /// is dropped before `complete()` or `cancel()` consumed it.
@@ -69,6 +72,67 @@ impl DropPolicy {
                     std::process::abort();
                 }
             }
+        }
+    }
+}
+
+/// An abandoned op, as the hook of
+/// [`RingBuilder::on_abandon`](crate::RingBuilder::on_abandon) sees it once its
+/// fate is final.
+///
+/// Its `Display` is a sentence for a log: which op, where it was submitted, and
+/// whether its result was lost.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Abandoned<'a> {
+    /// The op's kind, as the kernel names it (`"Recv"`, `"Accept"`, ...).
+    pub op: &'static str,
+    /// Where the op was submitted.
+    pub location: &'static Location<'static>,
+    /// The op's final result: `Ok(n)` if it did its work anyway (`n` bytes
+    /// transferred, or the number of a descriptor it produced, which the ring has
+    /// closed), or the error it ended with (`ECANCELED` when the ring's cancel
+    /// caught it in time).
+    pub result: Result<u32, &'a io::Error>,
+}
+
+impl<'a> Abandoned<'a> {
+    pub(crate) fn new(
+        op: &'static str,
+        location: &'static Location<'static>,
+        completion: &'a Completion,
+    ) -> Self {
+        Abandoned {
+            op,
+            location,
+            result: completion.result(),
+        }
+    }
+
+    /// Whether the op completed anyway, so that its result (bytes received, a
+    /// connection accepted, bytes sent) went to nobody. False when the cancel caught
+    /// it or it failed.
+    pub fn lost_result(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+impl fmt::Display for Abandoned<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} operation submitted at {} was abandoned; ",
+            self.op, self.location
+        )?;
+        match self.result {
+            Ok(n) => write!(
+                f,
+                "it completed anyway (result {n}), and that result was lost"
+            ),
+            Err(err) if err.raw_os_error() == Some(libc::ECANCELED) => {
+                f.write_str("the kernel cancelled it before it did anything")
+            }
+            Err(err) => write!(f, "it failed: {err}"),
         }
     }
 }

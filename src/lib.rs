@@ -231,13 +231,14 @@ mod table;
 mod token;
 
 pub use buf::{IoBuf, IoBufMut};
-pub use drop_policy::DropPolicy;
+pub use drop_policy::{Abandoned, DropPolicy};
 pub use error::{Error, ErrorKind};
 pub use exec::JoinHandle;
 pub use op::{OpKind, Prepared};
 pub use race::{
-    cancel, complete, race, race_all, CancelLinear, CompleteLinear, Linear, Race, RaceAll, Raced,
-    RacedAll,
+    cancel, cancel_all, complete, first_k, race, race_all, select, CancelAll, CancelLinear,
+    CompleteLinear, FinishedK, FirstK, Linear, Race, RaceAll, Raced, Raced3, Raced4, RacedAll,
+    Select, Selectable,
 };
 pub use ring::{Ring, RingBuilder, Stats};
 pub use token::{Cancel, CancelOutcome, Complete, Op, Sleep};

@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::future::IntoFuture;
 use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use io_uring::squeue;
 
 use crate::ring::Inner;
-use crate::token::{self, Op};
+use crate::token::{self, Complete, Op};
 
 mod accept;
 mod close;
@@ -118,11 +119,18 @@ pub trait OpKind: Sealed + Sized + 'static {
 /// An op as the table stores it: type-erased, releasable without knowing its type.
 pub(crate) trait Erased: Any {
     fn release(self: Box<Self>, completion: Completion) -> u64;
+
+    /// The op's kind, for messages and the `on_abandon` hook.
+    fn name(&self) -> &'static str;
 }
 
 impl<K: OpKind> Erased for K {
     fn release(self: Box<Self>, completion: Completion) -> u64 {
         K::release(*self, completion)
+    }
+
+    fn name(&self) -> &'static str {
+        K::NAME
     }
 }
 
@@ -206,7 +214,9 @@ impl<K: OpKind> Prepared<K> {
     #[track_caller]
     pub fn submit(self) -> Op<K> {
         let location = Location::caller();
-        let id = self.ring.submit(Box::new(self.op), self.timeout);
+        let id = self
+            .ring
+            .submit(Box::new(self.op), self.timeout, location, false);
         token::submitted(self.ring, id, location, false)
     }
 
@@ -214,8 +224,23 @@ impl<K: OpKind> Prepared<K> {
     #[track_caller]
     pub(crate) fn submit_quiet(self) -> Op<K> {
         let location = Location::caller();
-        let id = self.ring.submit(Box::new(self.op), self.timeout);
+        let id = self
+            .ring
+            .submit(Box::new(self.op), self.timeout, location, true);
         token::submitted(self.ring, id, location, true)
+    }
+}
+
+impl<K: OpKind> IntoFuture for Prepared<K> {
+    type Output = K::Output;
+    type IntoFuture = Complete<K>;
+
+    /// `description.await` is `description.submit().complete().await`: it submits
+    /// the op and waits for its output. The drop policy names the line of the
+    /// `.await` as where the op was submitted.
+    #[track_caller]
+    fn into_future(self) -> Complete<K> {
+        self.submit().complete()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Halt-safe tools: the [`Linear`] trait, [`race`] and [`race_all`].
+//! Halt-safe tools: the [`Linear`] trait, [`race`], [`race_all`], [`select`] over
+//! values of different kinds, [`first_k`] and [`cancel_all`].
 //!
 //! `select!` on an op is the bug this crate exists to prevent: whichever branch
 //! loses is dropped, and with io_uring the dropped op may already have accepted a
@@ -12,6 +13,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::token::CancelOutcome;
+
+mod many;
+mod select;
+
+pub use many::{cancel_all, first_k, CancelAll, FinishedK, FirstK};
+pub use select::{select, Raced3, Raced4, Select, Selectable};
 
 /// Something in flight that must be finished: completed for its output, or
 /// cancelled with a report of what really happened.

@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::driver::{Config, Driver};
-use crate::drop_policy::DropPolicy;
+use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
@@ -220,6 +220,9 @@ impl fmt::Debug for Ring {
     }
 }
 
+/// The hook of [`RingBuilder::on_abandon`].
+type AbandonHook = Rc<dyn Fn(&Abandoned<'_>)>;
+
 /// Settings for a new [`Ring`].
 ///
 /// By default the ring has 256 entries, the default [`DropPolicy`], no SQPOLL
@@ -229,10 +232,21 @@ impl fmt::Debug for Ring {
 /// thread, so the kernel can skip its submission locking (`SINGLE_ISSUER`), and
 /// completions are processed in batches when the thread enters the kernel to wait,
 /// instead of interrupting it as they arrive (`DEFER_TASKRUN`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RingBuilder {
     config: Config,
     policy: DropPolicy,
+    on_abandon: Option<AbandonHook>,
+}
+
+impl fmt::Debug for RingBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingBuilder")
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .field("on_abandon", &self.on_abandon.is_some())
+            .finish()
+    }
 }
 
 impl RingBuilder {
@@ -245,6 +259,7 @@ impl RingBuilder {
                 masked_opcodes: Vec::new(),
             },
             policy: DropPolicy::default(),
+            on_abandon: None,
         }
     }
 
@@ -258,6 +273,50 @@ impl RingBuilder {
     /// What a dropped, unconsumed token does beyond its I/O-safe cleanup.
     pub fn drop_policy(mut self, policy: DropPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Calls `hook` for every abandoned op (a token, or its `complete()`/`cancel()`
+    /// future, dropped unconsumed), under every [`DropPolicy`], once the op's fate is
+    /// final: at the drop if the op had already completed, otherwise when the kernel's
+    /// completion for it is reaped. [`Abandoned`] says which op, where it was
+    /// submitted, and what happened to it: cancelled before it did anything, or
+    /// completed anyway with a result nobody received (bytes that a receive took
+    /// from the socket, a connection that the ring then closed).
+    ///
+    /// Under [`DropPolicy::Reclaim`] this is how a release build sees what was lost.
+    /// Timers from [`Ring::sleep`] are not reported: their drop is harmless.
+    ///
+    /// The hook runs on the ring's thread, inside the ring (while it reaps, or in the
+    /// token's drop), with no borrow of the ring held: it may use the ring. If it
+    /// panics, the ring finishes what it was doing and resumes the panic afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use linear_uring::{DropPolicy, Ring};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let ring = Ring::builder()
+    ///     .drop_policy(DropPolicy::Reclaim)
+    ///     .on_abandon({
+    ///         let log = log.clone();
+    ///         move |abandoned| log.borrow_mut().push(abandoned.to_string())
+    ///     })
+    ///     .build()?;
+    /// ring.block_on(async {
+    ///     let nop = ring.nop();
+    ///     ring.sleep(std::time::Duration::from_millis(5)).await?;
+    ///     drop(nop); // completed, its result unclaimed
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// assert!(log.borrow()[0].contains("the Nop operation submitted at"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_abandon(mut self, hook: impl Fn(&Abandoned<'_>) + 'static) -> Self {
+        self.on_abandon = Some(Rc::new(hook));
         self
     }
 
@@ -299,6 +358,7 @@ impl RingBuilder {
             exec,
             counters: Counters::default(),
             policy: self.policy,
+            on_abandon: self.on_abandon,
             state: Cell::new(Lifecycle::Running),
             shutdown_deferred: Cell::new(false),
             wakers: Cell::new(Vec::new()),
@@ -358,10 +418,11 @@ enum Lifecycle {
 pub(crate) struct Inner {
     /// `None` once the ring has shut down.
     driver: RefCell<Option<Driver>>,
-    table: RefCell<Table<Box<dyn Erased>>>,
+    table: RefCell<Table<Entry>>,
     exec: Executor,
     counters: Counters,
     policy: DropPolicy,
+    on_abandon: Option<AbandonHook>,
     state: Cell<Lifecycle>,
     /// The owner was dropped (or `shutdown` called) inside this ring's `block_on`:
     /// the shutdown runs when that `block_on` ends.
@@ -369,17 +430,37 @@ pub(crate) struct Inner {
     /// Scratch space for the wakers and orphan releases of one reap, kept to avoid an
     /// allocation per tick.
     wakers: Cell<Vec<Waker>>,
-    released: Cell<Vec<(Box<dyn Erased>, Completion)>>,
+    released: Cell<Vec<(Entry, Completion)>>,
+}
+
+/// What the table holds for an op: the op, and what the `on_abandon` hook reports
+/// if its token is dropped.
+pub(crate) struct Entry {
+    op: Box<dyn Erased>,
+    location: &'static Location<'static>,
+    /// A quiet op (a timer) is not reported when abandoned.
+    quiet: bool,
 }
 
 impl Inner {
     /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
     /// reach the kernel is recorded as completed with the reason.
-    pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>, link_timeout: Option<Duration>) -> OpId {
+    pub(crate) fn submit<K: OpKind>(
+        &self,
+        mut op: Box<K>,
+        link_timeout: Option<Duration>,
+        location: &'static Location<'static>,
+        quiet: bool,
+    ) -> OpId {
         // Built while `op` sits at its final heap address (moving the box into the
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.
         let sqe = op.sqe();
+        let op = Entry {
+            op,
+            location,
+            quiet,
+        };
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
@@ -430,6 +511,11 @@ impl Inner {
     }
 
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
+        self.poll_entry(id, waker)
+            .map(|(entry, completion)| (entry.op, completion))
+    }
+
+    fn poll_entry(&self, id: OpId, waker: &Waker) -> Poll<(Entry, Completion)> {
         let main = self.exec.is_main_waker(waker);
         // The common case of ops awaited directly in `block_on` stores no waker.
         let polled = self
@@ -507,11 +593,8 @@ impl Inner {
                 }
                 catch_user(&mut panicked, || drop(waker));
             }
-            Orphan::Completed(data, completion) => {
-                catch_user(&mut panicked, || {
-                    let closed = data.release(completion);
-                    Counters::add(&self.counters.fds_closed, closed);
-                });
+            Orphan::Completed(entry, completion) => {
+                self.release_orphan(entry, completion, &mut panicked);
             }
         }
         if !quiet {
@@ -588,7 +671,7 @@ impl Inner {
         // The scratch vectors are only taken out of their cells when a completion
         // needs them: ops awaited by the `block_on` future need neither.
         let mut wakers: Option<Vec<Waker>> = None;
-        let mut released: Option<Vec<(Box<dyn Erased>, Completion)>> = None;
+        let mut released: Option<Vec<(Entry, Completion)>> = None;
         let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
         {
             let mut table = self.table.borrow_mut();
@@ -630,10 +713,8 @@ impl Inner {
         if let Some(mut released) = released {
             // A buffer's drop that panics must not strand the other orphans (their
             // descriptors unclosed) nor the wakers below.
-            while let Some((data, completion)) = released.pop() {
-                catch_user(&mut panicked, || {
-                    Counters::add(&self.counters.fds_closed, data.release(completion));
-                });
+            while let Some((entry, completion)) = released.pop() {
+                self.release_orphan(entry, completion, &mut panicked);
             }
             self.released.set(released);
         }
@@ -646,6 +727,20 @@ impl Inner {
             self.wakers.set(wakers);
         }
         panicked
+    }
+
+    /// Releases an abandoned op whose final completion is known: reports it to the
+    /// `on_abandon` hook, then closes what it produced and drops its buffers. Both are
+    /// user code; a panic is kept in `panicked`.
+    fn release_orphan(&self, entry: Entry, completion: Completion, panicked: &mut Option<Payload>) {
+        if let (Some(hook), false) = (&self.on_abandon, entry.quiet) {
+            let abandoned = Abandoned::new(entry.op.name(), entry.location, &completion);
+            catch_user(panicked, || hook(&abandoned));
+        }
+        catch_user(panicked, || {
+            let closed = entry.op.release(completion);
+            Counters::add(&self.counters.fds_closed, closed);
+        });
     }
 
     /// Drops every task, cancels every op in flight and waits for the kernel to give
@@ -733,9 +828,9 @@ impl Drop for Inner {
         // No token is left: release completions nobody will claim (close the
         // descriptors they produced).
         let unclaimed = self.table.get_mut().take_completed();
-        for (data, completion) in unclaimed {
+        for (entry, completion) in unclaimed {
             catch_user(&mut panicked, || {
-                data.release(completion);
+                entry.op.release(completion);
             });
         }
         resume_first(panicked);

@@ -1,7 +1,7 @@
 //! Linear op tokens: [`Op`], the futures that consume it, and [`CancelOutcome`].
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
@@ -132,6 +132,17 @@ impl<K: OpKind> Op<K> {
             .downcast::<K>()
             .unwrap_or_else(|_| panic!("op table returned the wrong kind of op for a {}", K::NAME));
         Poll::Ready((*op, completion))
+    }
+}
+
+impl<K: OpKind> IntoFuture for Op<K> {
+    type Output = K::Output;
+    type IntoFuture = Complete<K>;
+
+    /// `op.await` is `op.complete().await`: it waits for the op's output. Dropping
+    /// the future before it resolves is the same as dropping [`Complete`].
+    fn into_future(self) -> Complete<K> {
+        self.complete()
     }
 }
 

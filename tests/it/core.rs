@@ -88,3 +88,20 @@ fn sleep_dropped_is_quiet_and_removes_the_timer() {
     assert_eq!(stats.cancelled, 2, "both kernel timers were removed");
     assert_eq!(stats.in_flight, 0);
 }
+
+#[test]
+fn await_on_token_or_description_completes_it() {
+    let ring = Ring::new().unwrap();
+    ring.block_on(async {
+        // A token awaited is a token completed.
+        ring.nop().await.unwrap();
+        // A description awaited is submitted, then completed.
+        linear_uring::op::Timeout::new(&ring, Duration::from_millis(1))
+            .await
+            .unwrap();
+        linear_uring::op::Nop::new(&ring).await.unwrap();
+    });
+    let stats = ring.stats();
+    assert_eq!((stats.submitted, stats.completed), (3, 3));
+    assert_eq!(stats.in_flight, 0);
+}

@@ -75,6 +75,25 @@ fn panic_policy_dropped_complete_future_after_one_poll_panics_with_submit_line()
 }
 
 #[test]
+fn panic_policy_dropped_awaited_description_panics_with_await_line() {
+    let ring = ring(DropPolicy::Panic);
+    let line = line!() + 6;
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            // `.await` on a description submits it there; a `select!`-like
+            // combinator that drops the losing branch abandons the op.
+            let awaited = async {
+                Timeout::new(&ring, Duration::from_secs(10)).await.unwrap();
+            };
+            future::or(awaited, async {}).await;
+        })
+    });
+    assert_names_line(&msg, line);
+    settle(&ring);
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+#[test]
 fn panic_policy_dropped_cancel_future_after_one_poll_panics() {
     let ring = ring(DropPolicy::Panic);
     let line = line!() + 3;
@@ -176,5 +195,74 @@ fn abort_policy_dropped_token_aborts_process() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_names_line(&stderr, line);
     assert!(stderr.contains("DropPolicy::Abort"), "{stderr}");
+    fds.finish();
+}
+
+#[test]
+fn on_abandon_reports_a_receive_that_completed_unclaimed_and_a_cancelled_accept() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let fds = crate::fds::FdCheck::start();
+    /// Each report: op, result if it completed, whether its result was lost, text.
+    type Report = (String, Option<u32>, bool, String);
+    let log: Rc<RefCell<Vec<Report>>> = Rc::default();
+    let ring = Ring::builder()
+        .drop_policy(DropPolicy::Reclaim)
+        .on_abandon({
+            let log = log.clone();
+            move |abandoned| {
+                log.borrow_mut().push((
+                    abandoned.op.to_string(),
+                    abandoned.result.ok(),
+                    abandoned.lost_result(),
+                    abandoned.to_string(),
+                ))
+            }
+        })
+        .build()
+        .unwrap();
+    let listener = linear_uring::net::TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let recv_line = line!() + 7;
+    ring.block_on(async {
+        let (stream, _) = listener.accept().submit().complete().await.unwrap();
+        // A `select!` between a timer and a receive, both done by the time it looks:
+        // the timer's branch wins, and the receive, holding the message, is dropped.
+        // Under Reclaim nothing panics: the hook is how the loss is seen.
+        let timer = ring.sleep(Duration::from_millis(1));
+        let recv = stream.recv(Vec::with_capacity(64)).submit();
+        // Both reach the kernel; then the message arrives and the timer fires.
+        ring.sleep(Duration::ZERO).await.unwrap();
+        client.write_all(b"first message").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        future::or(async { timer.await.unwrap() }, async {
+            recv.await.0.unwrap();
+        })
+        .await;
+        // An accept nobody connects to, dropped in flight: cancelled in the kernel.
+        drop(listener.accept().submit());
+        // A timer dropped: harmless, never reported.
+        drop(ring.sleep(Duration::from_secs(10)));
+        ring.sleep(Duration::from_millis(5)).await.unwrap();
+        stream.close().await.unwrap();
+    });
+    let log = log.borrow();
+    assert_eq!(log.len(), 2, "{log:?}");
+    let (op, result, lost, text) = &log[0];
+    assert_eq!((op.as_str(), *result, *lost), ("Recv", Some(13), true));
+    assert!(
+        text.contains(&format!("tests/it/drop_policy.rs:{recv_line}:")),
+        "{text}"
+    );
+    assert!(text.contains("completed anyway (result 13)"), "{text}");
+    let (op, result, lost, text) = &log[1];
+    assert_eq!((op.as_str(), *result, *lost), ("Accept", None, false));
+    assert!(
+        text.contains("cancelled it before it did anything"),
+        "{text}"
+    );
+    assert_eq!(ring.stats().abandoned, 2);
+    drop((client, listener, ring));
     fds.finish();
 }

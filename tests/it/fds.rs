@@ -6,6 +6,8 @@
 //! asserts the count is back when the test ends. Rings themselves (an io_uring and an
 //! eventfd descriptor each) are not counted, so tests of the core can run beside it.
 
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -48,4 +50,14 @@ impl FdCheck {
             self.start
         );
     }
+}
+
+/// A close-on-exec pipe: (read end, write end). Hold an [`FdCheck`] while it is open.
+pub(crate) fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2(2) writes two descriptors into the array, which outlives the call.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: pipe2 succeeded: both are new descriptors that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }

@@ -84,7 +84,7 @@ fn race_all_returns_winner_index_and_rest_in_order() {
 }
 
 #[test]
-fn linked_timeout_cuts_off_pending_accept_with_ecanceled() {
+fn linked_timeout_cuts_off_pending_accept_as_timed_out() {
     let fds = FdCheck::start();
     let ring = ring();
     let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();

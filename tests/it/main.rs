@@ -14,6 +14,7 @@ mod net_tcp;
 mod net_udp;
 mod net_unix;
 mod regressions;
+mod select;
 mod shutdown;
 mod storm;
 mod user_panics;

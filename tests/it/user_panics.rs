@@ -29,19 +29,9 @@ fn ring(policy: DropPolicy) -> Ring {
     Ring::builder().drop_policy(policy).build().unwrap()
 }
 
-/// A close-on-exec pipe: (read end, write end).
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [-1; 2];
-    // SAFETY: pipe2(2) writes two descriptors into the array, which outlives the call.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
-    // SAFETY: pipe2 succeeded: both are new descriptors that nothing else owns.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
-
 /// A pipe whose read end is a ring `File` and whose write end is a `std` file.
 fn file_pipe(ring: &Ring) -> (File, std::fs::File) {
-    let (read, write) = pipe();
+    let (read, write) = crate::fds::pipe();
     (
         File::from_fd(ring, read).unwrap(),
         std::fs::File::from(write),
