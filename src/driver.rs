@@ -258,7 +258,7 @@ impl Driver {
         ];
         // SAFETY: the caller upholds the op entry's validity; the timespec is a heap
         // allocation held in `link_specs` until the timeout's completion is reaped
-        // (and leaked with the driver if it never is). Room for both entries was made
+        // (leaked by the driver's `Drop` if it never is). Room for both entries was made
         // above, so they are pushed together or not at all.
         let pushed = unsafe { self.ring.submission().push_multiple(&entries) };
         match pushed {
@@ -323,10 +323,10 @@ impl Driver {
         .build()
         .user_data(WAKE);
         // SAFETY: `wake_buf` is a heap allocation owned by the driver, freed only when
-        // the driver is dropped after every completion was reaped (see `Ring`'s
-        // shutdown; otherwise the driver is leaked). The eventfd is closed only after
-        // the shutdown has reaped or given up on this read, and the kernel holds its
-        // own reference to the file while the read is in flight.
+        // the driver is dropped with no read armed (the driver's `Drop` leaks it
+        // otherwise). The eventfd is closed only after the shutdown has reaped or given
+        // up on this read, and the kernel holds its own reference to the file while
+        // the read is in flight.
         unsafe { self.push(&sqe)? };
         self.wake_armed = true;
         Ok(())
@@ -597,6 +597,14 @@ mod tests {
         driver.enter(false).unwrap();
         // Two reads would share the one buffer, and a shutdown's single cancel would
         // leave the other one armed.
-        assert_eq!(wake_reads_in_flight(&mut driver), 1);
+        let armed = wake_reads_in_flight(&mut driver);
+        if armed == -libc::EINVAL {
+            // Cancelling every match needs Linux 5.19.
+            let reason = "IORING_ASYNC_CANCEL_ALL is missing (Linux 5.19)";
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        assert_eq!(armed, 1);
     }
 }

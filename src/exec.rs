@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::driver::Notifier;
+use crate::unwind::{discard, Payload};
 
 /// The id the `block_on` future wakes with; spawned tasks have slab ids below it.
 const MAIN: u64 = u64::MAX;
@@ -221,30 +222,31 @@ impl Executor {
         JoinHandle { state: join }
     }
 
-    /// Polls every task woken since the last tick, once each. Returns whether any ran.
-    pub(crate) fn run_woken(&self) -> bool {
+    /// Polls every task woken since the last tick, once each. A task that panics is
+    /// gone; the tasks not polled yet stay queued, and its panic is returned for the
+    /// caller to resume.
+    pub(crate) fn run_woken(&self) -> Option<Payload> {
         if !self.shared.pending.load(Ordering::Relaxed)
             || !self.shared.pending.swap(false, Ordering::Acquire)
         {
-            return false;
+            return None;
         }
         let mut batch = self.batch.take();
         std::mem::swap(&mut batch, &mut *self.shared.woken());
-        let ran = !batch.is_empty();
+        let mut panicked = None;
         for (i, &id) in batch.iter().enumerate() {
             if let Err(payload) = self.poll_task(id) {
-                // The task is gone. Keep the tasks not polled yet in the queue, or
-                // their `queued` flags would swallow every later wake.
+                // Keep the tasks not polled yet in the queue, or their `queued` flags
+                // would swallow every later wake.
                 self.shared.woken().extend_from_slice(&batch[i + 1..]);
                 self.shared.pending.store(true, Ordering::Release);
-                batch.clear();
-                self.batch.set(batch);
-                resume_unwind(payload);
+                panicked = Some(payload);
+                break;
             }
         }
         batch.clear();
         self.batch.set(batch);
-        ran
+        panicked
     }
 
     /// Frees the slot of a task that finished or panicked.
@@ -263,7 +265,7 @@ impl Executor {
 
     /// Polls the task `id` once. A task whose poll panics, or whose future panics
     /// when it is dropped, is gone: its slot is freed and the first panic returned.
-    fn poll_task(&self, id: u64) -> Result<(), Box<dyn std::any::Any + Send>> {
+    fn poll_task(&self, id: u64) -> Result<(), Payload> {
         let index = id as u32;
         let generation = (id >> 32) as u32;
         // Take the future out so that the task can spawn or drop tasks while it runs.
@@ -365,7 +367,9 @@ impl<T> Drop for JoinGuard<T> {
         if let Some(waker) = waker {
             if std::thread::panicking() {
                 // The task is unwinding: a panic from the waker now would abort.
-                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    discard(payload);
+                }
             } else {
                 waker.wake();
             }
@@ -379,8 +383,9 @@ impl<T> Drop for JoinGuard<T> {
 ///
 /// # Panics
 ///
-/// Awaiting the handle panics if the task was dropped before it finished, which
-/// happens only when its ring shuts down.
+/// Awaiting the handle panics if the task was dropped before it finished: it
+/// panicked (its panic came out of the `block_on` that polled it), or its ring shut
+/// down.
 #[must_use = "dropping a JoinHandle detaches the task; await it to get the task's output"]
 pub struct JoinHandle<T> {
     state: Rc<JoinState<T>>,

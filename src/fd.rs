@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 /// A descriptor shared by a resource and its ops.
@@ -48,6 +48,9 @@ impl SharedFd {
     /// abandoned op still does, it is closed when that op's completion is reaped.
     pub(crate) async fn close(self, ring: &crate::Ring) -> io::Result<()> {
         match self.try_unwrap() {
+            // `IORING_OP_CLOSE` refuses an io_uring instance's descriptor (`EBADF`,
+            // leaving it open): close(2) closes it.
+            Ok(owned) if is_io_uring(&owned) => close_now(owned),
             Ok(owned) => {
                 crate::op::Close::prepare(ring, owned)
                     .submit()
@@ -57,6 +60,34 @@ impl SharedFd {
             Err(_still_in_flight) => Ok(()),
         }
     }
+}
+
+/// Whether `fd` is an io_uring instance. Only anonymous inodes (eventfd, epoll,
+/// io_uring...) have no file type in their mode, so the name is read for those alone.
+fn is_io_uring(fd: &OwnedFd) -> bool {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat(2) on a descriptor we own writes one `stat` into the local.
+    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } < 0 {
+        return false;
+    }
+    // SAFETY: fstat succeeded, so it initialised the struct.
+    let mode = unsafe { stat.assume_init() }.st_mode;
+    if mode & libc::S_IFMT != 0 {
+        return false;
+    }
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .is_ok_and(|target| target.as_os_str() == "anon_inode:[io_uring]")
+}
+
+/// Closes `fd` with close(2), reporting its error (which `OwnedFd`'s drop ignores).
+fn close_now(fd: OwnedFd) -> io::Result<()> {
+    let raw = fd.into_raw_fd();
+    // SAFETY: `raw` was just taken out of its `OwnedFd`: it is open, owned here
+    // alone, and used no more after this call, whatever it returns.
+    if unsafe { libc::close(raw) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Clears `O_NONBLOCK` on a descriptor taken from elsewhere: io_uring fails some

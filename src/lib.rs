@@ -94,7 +94,9 @@
 //! down, new ops fail with [`ErrorKind::ShutDown`]). Then the first panic is resumed
 //! to the caller of [`Ring::block_on`], [`Ring::shutdown`] or the owner's drop, and
 //! the ring stays usable if it was running. The library never turns a panic into an
-//! abort: while the thread is already unwinding, a second panic is swallowed instead.
+//! abort: while the thread is already unwinding, a second panic is discarded instead.
+//! (Only [`DropPolicy::Abort`] aborts, by design, when a token is abandoned, also
+//! while unwinding.)
 //!
 //! # Cancellation and drop
 //!
@@ -229,6 +231,7 @@ mod race;
 mod ring;
 mod table;
 mod token;
+mod unwind;
 
 pub use buf::{IoBuf, IoBufMut};
 pub use drop_policy::{Abandoned, DropPolicy};

@@ -4,7 +4,6 @@
 //! (system calls), the op table (lifecycle) and the executor (tasks) together, and it
 //! runs the executor loop and the shutdown.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -12,7 +11,7 @@ use std::future::Future;
 use std::io;
 use std::panic::Location;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -24,6 +23,7 @@ use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
 use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Stored, Table};
 use crate::token::{Op, Sleep};
+use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
 
 /// How long shutdown waits for the kernel to answer before it gives up and leaks
 /// what the kernel still holds (see [`Ring`]'s drop).
@@ -40,10 +40,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The `Ring` returned by [`Ring::new`] or [`RingBuilder::build`] owns the ring; its
 /// clones are handles that never keep it alive. When the owner is dropped, the ring
 /// shuts down: every spawned task is dropped, every op still in the kernel is
-/// cancelled, and the ring waits for every completion before it unmaps its queues
-/// and frees the buffers. If the kernel does not answer within a few seconds, the
-/// ring leaks its memory and buffers rather than free what the kernel may still
-/// write. Tokens held past the shutdown resolve with the op's completion (usually
+/// cancelled, and the ring waits for every completion before it frees the buffers
+/// and closes. If the kernel does not answer within a few seconds, the ring leaks
+/// the buffers and the memory the kernel may still write rather than free them
+/// (it still unmaps its queues and closes its descriptor: the kernel keeps its own
+/// reference until it is done). Tokens held past the shutdown resolve with the op's completion (usually
 /// `ECANCELED`); ops submitted once the shutdown has begun (from a task's or a
 /// buffer's drop, say) and after it fail at once with
 /// [`ErrorKind::ShutDown`](crate::ErrorKind).
@@ -621,22 +622,43 @@ impl Inner {
             )
         });
         let _running = RunningGuard(self, previous);
-        let mut future = pin!(future);
+        // In an option, so that after a panic the future can be dropped apart, with
+        // its own drop's panic caught, before the first panic is resumed.
+        let mut future = pin!(Some(future));
         let waker = self.exec.main_waker().clone();
         let mut cx = Context::from_waker(&waker);
         loop {
             if self.exec.take_main_wake() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                    return output;
+                let polled = catch_unwind(AssertUnwindSafe(|| {
+                    let running = future.as_mut().as_pin_mut();
+                    running.expect("block_on's future is present").poll(&mut cx)
+                }));
+                match polled {
+                    Ok(Poll::Ready(output)) => return output,
+                    Ok(Poll::Pending) => {}
+                    Err(payload) => fail_block_on(future.as_mut(), payload),
                 }
             }
-            self.exec.run_woken();
-            self.turn();
+            let mut panicked = self.exec.run_woken();
+            if panicked.is_none() {
+                panicked = self.turn();
+            }
+            if let Some(payload) = panicked {
+                if std::thread::panicking() {
+                    // This `block_on` runs in a drop while a panic unwinds: a task's or a
+                    // buffer's panic cannot be resumed (that would abort). The future
+                    // is unharmed: go on running it.
+                    discard(payload);
+                } else {
+                    fail_block_on(future.as_mut(), payload);
+                }
+            }
         }
     }
 
     /// Enters the kernel (blocking if nothing is runnable) and processes completions.
-    fn turn(&self) {
+    /// Returns the first panic of user code that the reap ran.
+    fn turn(&self) -> Option<Payload> {
         // A wake from another thread after this check writes the eventfd, whose read
         // is in flight, so the wait below returns. Completions already taken into
         // the driver's backlog are reaped before any wait.
@@ -652,20 +674,17 @@ impl Inner {
         if let Err(err) = entered {
             panic!("io_uring_enter failed: {err}; the ring cannot continue");
         }
-        self.reap();
+        self.reap()
     }
 
     /// Hands every available completion to the table, then wakes tokens and
     /// releases orphans with no borrow held.
     ///
     /// Releasing and waking run user code, which may panic: every orphan is still
-    /// released and every waiter woken, and the first panic is resumed at the end.
-    fn reap(&self) {
-        resume_first(self.reap_catching());
-    }
-
-    /// [`reap`](Inner::reap), handing back the first panic instead of resuming it.
-    fn reap_catching(&self) -> Option<Payload> {
+    /// released and every waiter woken, and the first panic is handed back for the
+    /// caller to resume.
+    #[must_use = "the first panic of user code during the reap is to be resumed"]
+    fn reap(&self) -> Option<Payload> {
         let mut guard = self.driver.borrow_mut();
         let driver = guard.as_mut()?;
         // The scratch vectors are only taken out of their cells when a completion
@@ -797,8 +816,8 @@ impl Inner {
             if let Some(driver) = self.driver.borrow_mut().as_mut() {
                 let _ = driver.enter_timeout(Duration::from_millis(100));
             }
-            if let Some(payload) = self.reap_catching() {
-                panicked.get_or_insert(payload);
+            if let Some(payload) = self.reap() {
+                keep_first(&mut panicked, payload);
             }
             let now = self.table.borrow().in_flight();
             if now < remaining {
@@ -847,6 +866,18 @@ impl fmt::Debug for Inner {
     }
 }
 
+/// Ends a `block_on` whose future or user code panicked: drops the future first,
+/// catching a panic of its drop, then resumes the first panic. Never returns.
+fn fail_block_on<F>(mut future: Pin<&mut Option<F>>, payload: Payload) -> ! {
+    let mut first = Some(payload);
+    catch_user(&mut first, || future.set(None));
+    let payload = first.expect("the first panic is kept");
+    // Resumed even while the thread is panicking: there is no output to return. A
+    // future that panics inside a `block_on` run by a drop during unwinding aborts,
+    // as any panic escaping such a drop does.
+    resume_unwind(payload)
+}
+
 /// Ends a `block_on` however it ends, restoring the executor marker it replaced, and
 /// runs a shutdown that was asked for while it ran.
 struct RunningGuard<'a>(&'a Inner, usize);
@@ -856,31 +887,6 @@ impl Drop for RunningGuard<'_> {
         self.0.exec.exit(self.1);
         if self.0.shutdown_deferred.take() {
             resume_first(self.0.shutdown());
-        }
-    }
-}
-
-/// A panic payload of user code that the ring ran.
-type Payload = Box<dyn Any + Send + 'static>;
-
-/// Runs user code (a drop, a waker), keeping the first panic in `first` so that the
-/// ring can finish what it was doing before resuming it.
-fn catch_user(first: &mut Option<Payload>, f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        match first {
-            Some(_) => drop(payload),
-            None => *first = Some(payload),
-        }
-    }
-}
-
-/// Resumes the first panic of user code, once the ring is consistent again. While the
-/// thread is already unwinding (a drop during a panic), a second panic would abort
-/// the process: the payload is dropped instead, and the panic under way continues.
-fn resume_first(first: Option<Payload>) {
-    if let Some(payload) = first {
-        if !std::thread::panicking() {
-            resume_unwind(payload);
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
@@ -86,19 +86,20 @@ impl<S: Stream> OpKind for Accept<S> {
         // completion knows about.
         let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
         let listener = self.fd.raw();
-        S::from_accepted(self.ring, fd, &self.peer.storage, self.peer.len).map_err(|err| {
+        S::from_accepted(self.ring, fd, &self.peer.storage, self.peer.len).map_err(|source| {
             // The connection is gone with the descriptor: say so, so that a client
             // that sees its connection closed can be explained.
+            let kind = source.kind();
             io::Error::new(
-                err.kind(),
-                format!(
-                    "the kernel accepted a connection on descriptor {listener}, but it \
-                     could not be made a {}: {err}; the connection was closed",
-                    std::any::type_name::<S>()
+                kind,
+                Unwrappable {
+                    listener,
+                    stream: std::any::type_name::<S>()
                         .rsplit("::")
                         .next()
                         .unwrap_or("stream"),
-                ),
+                    source,
+                },
             )
         })
     }
@@ -114,5 +115,30 @@ impl<S: Stream> OpKind for Accept<S> {
             }
             Err(_) => 0,
         }
+    }
+}
+
+/// An accepted connection that could not be made a stream: it was closed.
+#[derive(Debug)]
+struct Unwrappable {
+    listener: RawFd,
+    stream: &'static str,
+    source: io::Error,
+}
+
+impl fmt::Display for Unwrappable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the kernel accepted a connection on descriptor {}, but it could not be made \
+             a {}: {}; the connection was closed",
+            self.listener, self.stream, self.source
+        )
+    }
+}
+
+impl std::error::Error for Unwrappable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }

@@ -17,10 +17,12 @@ use crate::Ring;
 /// # Cancellation
 ///
 /// The kernel closes the descriptor when it runs the op. If the op never reached the
-/// kernel, the kernel cancelled it before it ran, or the kernel refused it (`EBADF`
-/// for a descriptor it will not close through the ring, such as another io_uring
-/// instance's), the descriptor is closed with `close(2)` instead: either way it is
-/// closed exactly once.
+/// kernel, or the kernel cancelled it before it ran (a cancel, or its linked
+/// timeout), the descriptor is closed with `close(2)` instead: either way it is
+/// closed exactly once. An `EBADF` from the kernel is final: the kernel may have
+/// removed the number before a file's flush failed with it. (The kernel refuses an
+/// io_uring instance's descriptor with `EBADF` without closing it, so the
+/// resources' `close()` closes those with `close(2)` and never submits this op.)
 ///
 /// # References
 ///
@@ -42,21 +44,14 @@ impl Close {
         Prepared::new(ring.inner().clone(), Close { fd: Some(fd), raw })
     }
 
-    /// Closes the number here if the kernel did not close it: the op never reached
-    /// the kernel (the entry was never pushed), the kernel cancelled it first (a
-    /// cancel, or its linked timeout: `errno` is the kernel's either way), or it
-    /// refused the descriptor. `IORING_OP_CLOSE` answers `EBADF` without closing for
-    /// a number it does not find or will not close (an io_uring instance); this op
-    /// owned the number, so it was open, and only the refusal remains.
+    /// Closes the number here if the kernel never ran the op: it never reached the
+    /// kernel (the entry was never pushed), or the kernel cancelled it first (a
+    /// cancel, or its linked timeout: `errno` is the kernel's either way).
     ///
     /// Returns the result of that `close(2)`, if it ran.
     fn settle(self, completion: &Completion) -> Option<io::Result<()>> {
-        let not_closed = !completion.reached_kernel
-            || matches!(
-                completion.errno(),
-                Some(libc::ECANCELED) | Some(libc::EBADF)
-            );
-        not_closed.then(|| self.close_here())
+        let never_ran = !completion.reached_kernel || completion.errno() == Some(libc::ECANCELED);
+        never_ran.then(|| self.close_here())
     }
 
     /// Closes the descriptor with `close(2)`, reporting its error (which `OwnedFd`'s
@@ -101,10 +96,9 @@ impl OpKind for Close {
     }
 
     fn complete(self, completion: Completion) -> io::Result<()> {
-        let refused = completion.errno() == Some(libc::EBADF);
         match self.settle(&completion) {
-            // Refused by the ring but closed here: the close succeeded (or not).
-            Some(closed) if refused || completion.timed_out() => closed,
+            // Timed out in the kernel, but closed here: the close happened after all.
+            Some(closed) if completion.timed_out() => closed,
             _ => completion.result.map(drop),
         }
     }

@@ -523,3 +523,79 @@ fn accept_of_connection_that_cannot_be_wrapped_says_it_was_closed() {
     drop((client, listener, ring));
     fds.finish();
 }
+
+/// Set in the child process of `block_on_while_unwinding_and_panicking_future_drop_never_abort`.
+const UNWINDING_CHILD: &str = "LINEAR_URING_TEST_UNWINDING_CHILD";
+
+/// Run by `block_on_while_unwinding_and_panicking_future_drop_never_abort` in a child
+/// process: on failure, it aborts.
+#[test]
+#[ignore = "run in a child process by block_on_while_unwinding_and_panicking_future_drop_never_abort"]
+fn unwinding_child() {
+    if std::env::var_os(UNWINDING_CHILD).is_none() {
+        return;
+    }
+    let ring = ring(DropPolicy::Reclaim);
+    // A guard that finishes its work on the ring in its drop, run while the user's
+    // panic unwinds; a task panics meanwhile. That panic cannot be resumed there.
+    struct FinishOnDrop(Ring);
+    impl Drop for FinishOnDrop {
+        fn drop(&mut self) {
+            let ring = &self.0;
+            drop(ring.spawn(async { panic!("a task panicked") }));
+            ring.block_on(async { ring.sleep(Duration::from_millis(10)).await })
+                .unwrap();
+            println!("child: the drop's block_on finished");
+        }
+    }
+    let msg = panic_message(|| {
+        let _guard = FinishOnDrop(ring.clone());
+        panic!("the user's first panic");
+    });
+    assert_eq!(msg, "the user's first panic");
+    // A task's panic comes out of block_on, which drops its future on the way: a
+    // panic of that drop is discarded, never a second panic while unwinding.
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("the future's drop panicked");
+        }
+    }
+    drop(ring.spawn(async { panic!("another task panicked") }));
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            let _guard = PanicOnDrop;
+            ring.sleep(Duration::from_secs(10)).await
+        })
+        .unwrap()
+    });
+    assert_eq!(msg, "another task panicked");
+    assert_eq!(ring.block_on(async { 7 }), 7, "the ring is still usable");
+    println!("child: ok");
+}
+
+#[test]
+fn block_on_while_unwinding_and_panicking_future_drop_never_abort() {
+    // Capturing the child's output opens pipes: hold the descriptor check.
+    let fds = FdCheck::start();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "user_panics::unwinding_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(UNWINDING_CHILD, "1")
+        .output()
+        .unwrap();
+    assert_ne!(output.status.signal(), Some(libc::SIGABRT), "{output:?}");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("child: the drop's block_on finished"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("child: ok"), "{stdout}");
+    fds.finish();
+}
