@@ -213,6 +213,15 @@
 //! mem_forget = "deny"
 //! ```
 //!
+//! Three of these flag ordinary values too, not only the library's: `let_underscore_drop`
+//! fires on any `let _ =` of a value with a destructor, so also on
+//! `let _ = stream.shutdown(how).await;`, whose value is a plain `io::Result<()>`
+//! (its error has a destructor); clippy's `let_underscore_must_use` fires on every
+//! `#[must_use]` value, `Result` included; `mem_forget` on every `mem::forget`. To
+//! discard such a value on purpose, name it: `let _shutdown = ...;` or
+//! `drop(...)` with a comment, or match on it. `unused_must_use` and
+//! `let_underscore_future` rarely fire on anything that is not a mistake.
+//!
 //! # Crate features
 //!
 //! None. The crate depends on `io-uring` (the kernel interface), `libc` and
