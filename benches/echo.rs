@@ -87,8 +87,8 @@ fn linear_uring_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) ->
         stream.set_nodelay(true)?;
         let mut buf = Vec::with_capacity(4096);
         loop {
-            // A recv writes from the start of the buffer: clear it so that its
-            // length is what this recv wrote.
+            // A recv appends after the buffer's bytes: clear it so that its
+            // length is what this recv received.
             buf.clear();
             let (received, back) = stream.recv(buf).submit().complete().await;
             buf = back;

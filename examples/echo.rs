@@ -154,8 +154,8 @@ async fn echo(stream: TcpStream) -> io::Result<u64> {
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut echoed = 0;
     loop {
-        // A recv writes from the start of the buffer: clear it so that its length is
-        // what this recv wrote.
+        // A recv appends after the buffer's bytes: clear it so that its length is
+        // what this recv received.
         buf.clear();
         let (received, back) = stream.recv(buf).submit().complete().await;
         buf = back;
@@ -175,20 +175,18 @@ async fn echo(stream: TcpStream) -> io::Result<u64> {
 async fn client(ring: Ring, addr: SocketAddr, id: usize, messages: usize) -> io::Result<()> {
     let stream = TcpStream::connect(&ring, addr)?.submit().complete().await?;
     stream.set_nodelay(true)?;
-    let mut buf = Vec::with_capacity(MESSAGE_LEN);
     let mut reply = Vec::with_capacity(MESSAGE_LEN);
     for n in 0..messages {
         let (sent, message) = stream.send_all(message(id, n)).await;
         sent?;
-        // TCP may hand the echo back in pieces: receive until it is all here.
+        // TCP may hand the echo back in pieces: each receive appends to the reply,
+        // after the bytes already there, until it is all here.
         reply.clear();
         while reply.len() < message.len() {
-            buf.clear();
-            let (received, back) = stream.recv(buf).submit().complete().await;
-            buf = back;
-            match received? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                len => reply.extend_from_slice(&buf[..len]),
+            let (received, back) = stream.recv(reply).submit().complete().await;
+            reply = back;
+            if received? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
         if reply != message {

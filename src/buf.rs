@@ -5,8 +5,47 @@
 //! (`(io::Result<T>, B)`), after an error, and from `cancel()` (`Cancelled(buf)`).
 //! While the op is in flight the ring's table owns it, so neither the caller nor a
 //! dropped token can touch or free memory the kernel may still access.
+//!
+//! # The buffer contract
+//!
+//! It is std's `read_buf` contract, the same for every op:
+//!
+//! - A write or send transfers the **initialised** bytes,
+//!   `[0, bytes_init())`.
+//! - A read or receive fills the **spare capacity** after them,
+//!   `[bytes_init(), bytes_total())`, and grows the initialised length by the count
+//!   it returns. It never overwrites an initialised byte: a receive of `"abc"` into a
+//!   `Vec` holding `"HEADER:"` gives `"HEADER:abc"`, and a receive of 2 bytes into
+//!   `Vec::with_capacity(16)` gives a `Vec` of length 2, ready to be sent back.
+//! - A read or receive into a buffer with no spare capacity fails at once with
+//!   [`io::ErrorKind::InvalidInput`], before it reaches the kernel, and the buffer
+//!   comes back: an `Ok(0)` always means end of
+//!   stream, never "there was no room". A deliberate 0-byte read (a readiness wait)
+//!   takes [`Empty`].
+//!
+//! So `vec![0u8; 16]`, which has no spare capacity, is the wrong buffer for a
+//! receive: pass `Vec::with_capacity(16)`, or `clear()` a buffer you reuse.
+//!
+//! # Implementations
+//!
+//! | type | `IoBuf` (write, send) | `IoBufMut` (read, receive) |
+//! |---|---|---|
+//! | `Vec<u8>` | its `len()` bytes | its spare capacity, `capacity() - len()` |
+//! | `Box<[u8]>` | all of it | no: always full, it has no spare room |
+//! | `&'static [u8]`, `&'static str` | all of it | no: shared |
+//! | [`Empty`] | nothing | a 0-byte read, on purpose |
+
+use std::any::TypeId;
+use std::io;
+
+mod empty;
+
+pub use empty::Empty;
 
 /// A buffer the kernel may read from: a stable address and an initialised length.
+///
+/// A write or send transfers the first [`bytes_init`](IoBuf::bytes_init) bytes; see
+/// [the buffer contract](crate::buf#the-buffer-contract).
 ///
 /// # Safety
 ///
@@ -30,23 +69,31 @@ pub unsafe trait IoBuf: 'static {
     /// How many bytes are initialised: what a write or send transfers.
     fn bytes_init(&self) -> usize;
 
-    /// How many bytes the allocation holds: what a read or receive may fill.
+    /// How many bytes the allocation holds. A read or receive fills
+    /// `bytes_total() - bytes_init()` bytes at most, after the initialised ones.
     fn bytes_total(&self) -> usize;
 }
 
-/// A buffer the kernel may write into.
+/// A buffer the kernel may write into: a read or receive fills its spare capacity,
+/// after the initialised bytes.
+///
+/// The op writes at `stable_mut_ptr() + bytes_init()`, at most
+/// `bytes_total() - bytes_init()` bytes, then calls `set_init(bytes_init() + n)`; see
+/// [the buffer contract](crate::buf#the-buffer-contract). A buffer with no spare
+/// capacity makes the op fail with `InvalidInput` before it reaches the kernel.
 ///
 /// # Safety
 ///
 /// Everything [`IoBuf`] promises, and [`stable_mut_ptr`](IoBufMut::stable_mut_ptr)
 /// returns the same address as `stable_ptr`, writable for `bytes_total()` bytes.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be lent to the kernel as an owned buffer to write into",
-    label = "the op must own this buffer while the kernel may write into it",
-    note = "the kernel may write into the buffer until the op completes, even after its token or your function is gone, so the op owns it: pass a `Vec<u8>` (its spare capacity is filled) or a `Box<[u8]>`; it comes back with the output, `(io::Result<usize>, buf)`"
+    message = "`{Self}` cannot be read into: a read or receive needs an owned buffer with spare capacity",
+    label = "not an owned buffer with room to append to",
+    note = "the kernel may write into the buffer until the op completes, even after its token or your function is gone, so the op owns it; it writes after the initialised bytes (std's `read_buf` contract), so it needs room there: pass `Vec::with_capacity(n)`, or a `Vec` you `clear()`; it comes back with the output, `(io::Result<usize>, buf)`",
+    note = "`Box<[u8]>` and arrays are always full: they have no spare capacity to read into"
 )]
 pub unsafe trait IoBufMut: IoBuf {
-    /// Where the kernel may write.
+    /// Where the buffer starts; the kernel writes after its initialised bytes.
     fn stable_mut_ptr(&mut self) -> *mut u8;
 
     /// Records that the first `len` bytes are now initialised. Never shrinks the
@@ -54,8 +101,8 @@ pub unsafe trait IoBufMut: IoBuf {
     ///
     /// # Safety
     ///
-    /// The first `len` bytes must have been initialised (written by the kernel), and
-    /// `len <= bytes_total()`.
+    /// The first `len` bytes must have been initialised (written by the kernel, or
+    /// already initialised), and `len <= bytes_total()`.
     unsafe fn set_init(&mut self, len: usize);
 }
 
@@ -68,6 +115,62 @@ pub(crate) const MAX_IO_LEN: usize = 0x7fff_f000;
 /// A buffer length as an entry's `len`, capped at [`MAX_IO_LEN`].
 pub(crate) fn io_len(len: usize) -> u32 {
     len.min(MAX_IO_LEN) as u32
+}
+
+/// Where a read or receive writes: the spare capacity after the initialised bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spare {
+    /// `stable_mut_ptr() + init`.
+    pub(crate) ptr: *mut u8,
+    /// The initialised length when the entry was built; the op records `init + n`.
+    pub(crate) init: usize,
+    /// How many bytes the kernel may write, capped at [`MAX_IO_LEN`].
+    pub(crate) len: usize,
+}
+
+impl Spare {
+    /// The spare capacity of `buf`, for an entry built now.
+    pub(crate) fn of<B: IoBufMut>(buf: &mut B) -> Spare {
+        // Asked once each: the methods are user code, and the entry must agree with
+        // what the completion records.
+        let init = buf.bytes_init();
+        let total = buf.bytes_total();
+        let len = total.saturating_sub(init).min(MAX_IO_LEN);
+        // `wrapping_add` keeps this safe code: the pointer is only dereferenced by the
+        // kernel, for `len` bytes, which are inside the allocation when `len > 0`.
+        let ptr = buf.stable_mut_ptr().wrapping_add(init);
+        Spare { ptr, init, len }
+    }
+
+    /// The initialised length once the kernel has written `n` bytes here: at most
+    /// `init + len`, whatever the completion says.
+    pub(crate) fn filled(&self, n: usize) -> usize {
+        self.init + n.min(self.len)
+    }
+}
+
+/// Fails a read or receive whose buffer has no spare capacity, before it reaches the
+/// kernel, so that an `Ok(0)` only ever means end of stream. [`Empty`] passes: it asks
+/// for a 0-byte read on purpose.
+pub(crate) fn check_spare<B: IoBufMut>(buf: &B, op: &str) -> io::Result<()> {
+    // A type check, not a trait method: only the library's own `Empty` can opt in,
+    // so no buffer type brings back the `Ok(0)` that looks like end of stream.
+    if TypeId::of::<B>() == TypeId::of::<Empty>() {
+        return Ok(());
+    }
+    let (init, total) = (buf.bytes_init(), buf.bytes_total());
+    if init < total {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{op}: the buffer has no spare capacity (len {init} == capacity {total}): a read \
+             appends after the initialised bytes; pass `Vec::with_capacity(n)`, or \
+             `clear()`/`reserve(n)` it first (for a 0-byte read on purpose, pass \
+             `buf::Empty`)"
+        ),
+    ))
 }
 
 // SAFETY: a Vec's heap buffer does not move when the Vec does, holds `capacity()`
@@ -103,6 +206,9 @@ unsafe impl IoBufMut for Vec<u8> {
 
 // SAFETY: a boxed slice's heap memory does not move with the box; all of it is
 // initialised.
+//
+// Not `IoBufMut`: a read appends after the initialised bytes, and a boxed slice has
+// none spare, so every read into one would fail.
 unsafe impl IoBuf for Box<[u8]> {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
@@ -114,17 +220,6 @@ unsafe impl IoBuf for Box<[u8]> {
 
     fn bytes_total(&self) -> usize {
         self.len()
-    }
-}
-
-// SAFETY: as for `IoBuf`; the same memory is writable through `&mut`.
-unsafe impl IoBufMut for Box<[u8]> {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.as_mut_ptr()
-    }
-
-    unsafe fn set_init(&mut self, _len: usize) {
-        // Always fully initialised.
     }
 }
 
@@ -193,5 +288,51 @@ mod tests {
         let buf: &'static str = "hello";
         assert_eq!(buf.bytes_init(), 5);
         assert_eq!(buf.bytes_total(), 5);
+    }
+
+    #[test]
+    fn spare_of_vec_starts_after_the_initialised_bytes() {
+        let mut buf = Vec::with_capacity(16);
+        buf.extend_from_slice(b"HEADER:");
+        let base = buf.as_ptr();
+        let spare = Spare::of(&mut buf);
+        assert_eq!(spare.ptr.cast_const(), base.wrapping_add(7));
+        assert_eq!(spare.init, 7);
+        assert_eq!(spare.len, buf.capacity() - 7);
+        assert_eq!(spare.filled(3), 10);
+        assert_eq!(
+            spare.filled(usize::MAX),
+            buf.capacity(),
+            "capped at the spare room"
+        );
+    }
+
+    #[test]
+    fn check_spare_full_vec_is_invalid_input_naming_the_fix() {
+        let buf = vec![0u8; 16];
+        let err = check_spare(&buf, "Recv").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let message = err.to_string();
+        assert!(message.contains("len 16 == capacity 16"), "{message}");
+        assert!(message.contains("Vec::with_capacity(n)"), "{message}");
+        assert!(message.starts_with("Recv: "), "{message}");
+    }
+
+    #[test]
+    fn check_spare_new_vec_is_invalid_input() {
+        let err = check_spare(&Vec::new(), "Read").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn check_spare_vec_with_room_passes() {
+        let mut buf = Vec::with_capacity(8);
+        buf.push(1);
+        check_spare(&buf, "Recv").unwrap();
+    }
+
+    #[test]
+    fn check_spare_empty_passes_on_purpose() {
+        check_spare(&Empty, "Recv").unwrap();
     }
 }

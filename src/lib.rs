@@ -64,7 +64,12 @@
 //! `Timeout`, ...); the resources that build them in [`net`] (TCP, UDP, Unix
 //! sockets) and [`fs`] (files, pipes, any descriptor). Buffers are owned ([`IoBuf`],
 //! [`IoBufMut`]): moved into the op, handed back with its output, after an error, and
-//! by a cancel.
+//! by a cancel. They follow std's `read_buf` contract ([`buf`] has the details): a
+//! write or send transfers the initialised bytes; a read or receive appends to them,
+//! filling the spare capacity (`Vec::with_capacity(n)`, or a `Vec` you `clear()`) and
+//! growing the length by the count, so it never overwrites data; and a read into a
+//! buffer with no room fails at once with `InvalidInput`, so `Ok(0)` always means end
+//! of stream.
 //!
 //! Halt safety, that is, never throwing away work the kernel did, has its own tools,
 //! so that no op ever needs `select!`: [`race`] and [`race_all`] return the losers
@@ -146,6 +151,7 @@
 //! | the ring sent to another thread | [`Ring`] is `!Send` | `ring_is_not_send` |
 //! | a buffer used while its op is in flight | the op took it by value (E0382); it comes back with the output | `buffer_used_while_in_flight` |
 //! | a borrowed buffer lent to a receive, or a non-`'static` slice to a send | ops take only owned buffers ([`IoBufMut`], [`IoBuf`]) | `buffer_must_be_owned`, `send_buffer_must_be_static` |
+//! | a `Box<[u8]>` given to a read or receive | a read appends to the spare capacity, and a boxed slice, always full, has none: it is not [`IoBufMut`] | `boxed_slice_has_no_room_to_read_into` |
 //! | a stream used after `close()` | `close` takes `self` | `stream_used_after_close` |
 //! | a token built by hand, or taken apart to defuse its drop | private fields; [`Op`] implements `Drop` | `token_built_by_hand`, `token_defused_by_hand` |
 //! | [`OpKind`] or [`net::Stream`] implemented outside the crate; `Op<T>` of a non-op | both traits are sealed | `op_kind_is_sealed`, `stream_trait_is_sealed`, `not_an_op_kind` |

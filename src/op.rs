@@ -82,6 +82,14 @@ pub trait OpKind: Sealed + Sized + 'static {
     #[doc(hidden)]
     const OPCODE: u8;
 
+    /// Checks the op before it reaches the kernel: an error completes the token at
+    /// once with that error, and the op's buffer comes back with it. Called once,
+    /// before [`sqe`](OpKind::sqe).
+    #[doc(hidden)]
+    fn check(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
     /// Builds the submission entry. Called once, when the op is already at the heap
     /// address it keeps until its final completion, so pointers into `self` stay valid.
     #[doc(hidden)]

@@ -453,6 +453,17 @@ impl Inner {
         location: &'static Location<'static>,
         quiet: bool,
     ) -> OpId {
+        // An op the kernel must not see (a read with no room) fails at once, like an
+        // unsupported opcode. Checked before any borrow: it calls user code.
+        if let Err(err) = op.check() {
+            let op = Entry {
+                op,
+                location,
+                quiet,
+            };
+            let mut table = self.table.borrow_mut();
+            return table.insert_completed(op, Completion::failed(err));
+        }
         // Built while `op` sits at its final heap address (moving the box into the
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.

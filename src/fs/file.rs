@@ -17,7 +17,9 @@ const CURRENT_POSITION: u64 = u64::MAX;
 /// character device.
 ///
 /// Reads and writes take an owned buffer and give it back with the result
-/// (`(io::Result<usize>, B)`). The `_at` forms take a file offset and leave the
+/// (`(io::Result<usize>, B)`). A write takes the buffer's initialised bytes; a read
+/// appends to them, filling the spare capacity (see
+/// [the buffer contract](crate::buf#the-buffer-contract)). The `_at` forms take a file offset and leave the
 /// file's position alone, as `pread(2)` and `pwrite(2)` do; [`read`](File::read) and
 /// [`write`](File::write) use and advance the current position, as `read(2)` and
 /// `write(2)` do, and are the ones for descriptors that cannot seek (pipes).
@@ -126,15 +128,18 @@ impl File {
         self.fd.into_owned("File")
     }
 
-    /// Describes a read into `buf` at `offset`, leaving the file's position alone.
+    /// Describes a read at `offset` into `buf`'s spare capacity, after its initialised
+    /// bytes, leaving the file's position alone.
     ///
     /// On a descriptor that cannot seek (a pipe) the offset means nothing: use
     /// [`read`](File::read) there.
     ///
     /// # Errors
     ///
-    /// From the op's completion: the kernel's errno (`EBADF` if the descriptor is not
-    /// open for reading, `EINVAL` for an offset past `i64::MAX`), with the buffer.
+    /// `InvalidInput` at once for a buffer with no spare capacity (see [`Read`]);
+    /// otherwise from the op's completion: the kernel's errno (`EBADF` if the
+    /// descriptor is not open for reading, `EINVAL` for an offset past `i64::MAX`),
+    /// with the buffer.
     ///
     /// # Cancellation
     ///
@@ -147,7 +152,8 @@ impl File {
         Read::prepare(&self.ring, &self.fd, buf, offset)
     }
 
-    /// Describes a read into `buf` at the file's current position, which it advances.
+    /// Describes a read at the file's current position, which it advances, into
+    /// `buf`'s spare capacity, after its initialised bytes.
     ///
     /// # Errors
     ///

@@ -151,7 +151,12 @@ impl TcpStream {
         self.fd.into_owned("TcpStream").map(net::TcpStream::from)
     }
 
-    /// Describes a receive into `buf`.
+    /// Describes a receive into `buf`'s spare capacity, after its initialised bytes.
+    ///
+    /// # Errors
+    ///
+    /// A buffer with no spare capacity fails at once with `InvalidInput`; see
+    /// [`Recv`].
     pub fn recv<B: IoBufMut>(&self, buf: B) -> Prepared<Recv<B>> {
         Recv::prepare(&self.ring, &self.fd, buf)
     }

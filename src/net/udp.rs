@@ -113,7 +113,13 @@ impl UdpSocket {
         SendTo::prepare(&self.ring, &self.fd, buf, RawAddr::from(addr))
     }
 
-    /// Describes receiving one datagram into `buf`, with its sender's address.
+    /// Describes receiving one datagram into `buf`'s spare capacity, after its
+    /// initialised bytes, with its sender's address.
+    ///
+    /// # Errors
+    ///
+    /// A buffer with no spare capacity fails at once with `InvalidInput`; see
+    /// [`RecvFrom`].
     ///
     /// # Cancellation
     ///
@@ -135,8 +141,13 @@ impl UdpSocket {
         Send::prepare(&self.ring, &self.fd, buf, 0)
     }
 
-    /// Describes receiving one datagram into `buf` (from the connected peer, if the
-    /// socket is connected).
+    /// Describes receiving one datagram into `buf`'s spare capacity, after its
+    /// initialised bytes (from the connected peer, if the socket is connected).
+    ///
+    /// # Errors
+    ///
+    /// A buffer with no spare capacity fails at once with `InvalidInput`; see
+    /// [`Recv`].
     ///
     /// # Cancellation
     ///

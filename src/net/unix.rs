@@ -183,7 +183,12 @@ impl UnixStream {
             .map(std_unix::UnixStream::from)
     }
 
-    /// Describes a receive into `buf`.
+    /// Describes a receive into `buf`'s spare capacity, after its initialised bytes.
+    ///
+    /// # Errors
+    ///
+    /// A buffer with no spare capacity fails at once with `InvalidInput`; see
+    /// [`Recv`].
     ///
     /// # Cancellation
     ///

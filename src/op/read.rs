@@ -6,12 +6,12 @@ use std::io;
 use io_uring::{opcode, squeue, types};
 
 use super::{Completion, OpKind, Prepared, Sealed};
-use crate::buf::IoBufMut;
+use crate::buf::{IoBufMut, Spare};
 use crate::fd::SharedFd;
 use crate::Ring;
 
-/// Reads up to the buffer's capacity from a descriptor (a regular file, a pipe, a
-/// character device, a socket), writing from the start of the buffer.
+/// Reads from a descriptor (a regular file, a pipe, a character device, a socket)
+/// into the buffer's spare capacity, after its initialised bytes.
 ///
 /// Built by [`File::read_at`](crate::fs::File::read_at) and
 /// [`File::read`](crate::fs::File::read). The offset is where in the file the read
@@ -20,9 +20,19 @@ use crate::Ring;
 /// sockets) must be given the current position or `0`: the kernel rejects other
 /// offsets with `ESPIPE` on a socket and ignores them on a pipe.
 ///
-/// The output is `(io::Result<usize>, B)`: the byte count (0 at end of file, or for a
-/// buffer with no capacity) and the buffer, whose initialised length now covers the
-/// bytes read. The buffer comes back after an error too.
+/// The read appends: it fills the buffer's spare capacity, `bytes_total() -
+/// bytes_init()` bytes at most, and grows its initialised length by the count, never
+/// touching the bytes already there (std's `read_buf` contract; see
+/// [the buffer contract](crate::buf#the-buffer-contract)). The output is
+/// `(io::Result<usize>, B)`: the byte count (0 only at end of file) and the buffer.
+/// The buffer comes back after an error too.
+///
+/// # Errors
+///
+/// A buffer with no spare capacity (`vec![0; n]`, `Vec::new()`) fails at once with
+/// `InvalidInput`, before the read reaches the kernel, so that `Ok(0)` always means
+/// end of file; [`buf::Empty`](crate::buf::Empty) asks for a 0-byte read on
+/// purpose. Otherwise the kernel's errno.
 ///
 /// # Cancellation
 ///
@@ -40,6 +50,8 @@ pub struct Read<B: IoBufMut> {
     fd: SharedFd,
     buf: B,
     offset: u64,
+    /// Where the entry points the kernel: set by `sqe`, recorded by `complete`.
+    spare: Option<Spare>,
 }
 
 impl<B: IoBufMut> Read<B> {
@@ -51,6 +63,7 @@ impl<B: IoBufMut> Read<B> {
                 fd: fd.clone(),
                 buf,
                 offset,
+                spare: None,
             },
         )
     }
@@ -60,6 +73,7 @@ impl<B: IoBufMut> fmt::Debug for Read<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Read")
             .field("fd", &self.fd)
+            .field("len", &self.buf.bytes_init())
             .field("capacity", &self.buf.bytes_total())
             .field("offset", &self.offset)
             .finish()
@@ -74,18 +88,25 @@ impl<B: IoBufMut> OpKind for Read<B> {
     const NAME: &'static str = "Read";
     const OPCODE: u8 = opcode::Read::CODE;
 
+    fn check(&self) -> io::Result<()> {
+        crate::buf::check_spare(&self.buf, Self::NAME)
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
-        let len = crate::buf::io_len(self.buf.bytes_total());
-        opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
+        let spare = *self.spare.insert(Spare::of(&mut self.buf));
+        opcode::Read::new(types::Fd(self.fd.raw()), spare.ptr, spare.len as u32)
             .offset(self.offset)
             .build()
     }
 
     fn complete(mut self, completion: Completion) -> Self::Output {
         let result = completion.result.map(|n| {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer, and
-            // never more than the length the entry gave it, at most `bytes_total()`.
-            unsafe { self.buf.set_init(n as usize) };
+            if let Some(spare) = self.spare {
+                // SAFETY: the kernel wrote `n` bytes right after the `init`
+                // initialised ones, never more than the entry's `len`, and
+                // `init + len <= bytes_total()`; `filled` caps `n` at `len`.
+                unsafe { self.buf.set_init(spare.filled(n as usize)) };
+            }
             n as usize
         });
         (result, self.buf)

@@ -6,16 +6,28 @@ use std::io;
 use io_uring::{opcode, squeue, types};
 
 use super::{Completion, OpKind, Prepared, Sealed};
-use crate::buf::IoBufMut;
+use crate::buf::{IoBufMut, Spare};
 use crate::fd::SharedFd;
 use crate::Ring;
 
-/// Receives up to the buffer's capacity from a connected socket, writing from the
-/// start of the buffer.
+/// Receives from a connected socket into the buffer's spare capacity, after its
+/// initialised bytes.
 ///
-/// The output is `(io::Result<usize>, B)`: the byte count (0 at end of stream) and
-/// the buffer, whose initialised length now covers the received bytes. The buffer
-/// comes back after an error too.
+/// The receive appends: it fills the buffer's spare capacity, `bytes_total() -
+/// bytes_init()` bytes at most, and grows its initialised length by the count, never
+/// touching the bytes already there (std's `read_buf` contract; see
+/// [the buffer contract](crate::buf#the-buffer-contract)). A receive of `"hi"` into
+/// `Vec::with_capacity(16)` gives a buffer of length 2; into a `Vec` holding
+/// `"HEADER:"`, one holding `"HEADER:hi"`. The output is `(io::Result<usize>, B)`:
+/// the byte count (0 only at end of stream) and the buffer. The buffer comes back
+/// after an error too.
+///
+/// # Errors
+///
+/// A buffer with no spare capacity (`vec![0; n]`, `Vec::new()`) fails at once with
+/// `InvalidInput`, before the receive reaches the kernel, so that `Ok(0)` always
+/// means end of stream; [`buf::Empty`](crate::buf::Empty) asks for a 0-byte receive
+/// (a readiness wait) on purpose. Otherwise the kernel's errno.
 ///
 /// # Cancellation
 ///
@@ -31,6 +43,8 @@ use crate::Ring;
 pub struct Recv<B: IoBufMut> {
     fd: SharedFd,
     buf: B,
+    /// Where the entry points the kernel: set by `sqe`, recorded by `complete`.
+    spare: Option<Spare>,
 }
 
 impl<B: IoBufMut> Recv<B> {
@@ -40,6 +54,7 @@ impl<B: IoBufMut> Recv<B> {
             Recv {
                 fd: fd.clone(),
                 buf,
+                spare: None,
             },
         )
     }
@@ -49,6 +64,7 @@ impl<B: IoBufMut> fmt::Debug for Recv<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Recv")
             .field("fd", &self.fd)
+            .field("len", &self.buf.bytes_init())
             .field("capacity", &self.buf.bytes_total())
             .finish()
     }
@@ -62,16 +78,23 @@ impl<B: IoBufMut> OpKind for Recv<B> {
     const NAME: &'static str = "Recv";
     const OPCODE: u8 = opcode::Recv::CODE;
 
+    fn check(&self) -> io::Result<()> {
+        crate::buf::check_spare(&self.buf, Self::NAME)
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
-        let len = crate::buf::io_len(self.buf.bytes_total());
-        opcode::Recv::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len).build()
+        let spare = *self.spare.insert(Spare::of(&mut self.buf));
+        opcode::Recv::new(types::Fd(self.fd.raw()), spare.ptr, spare.len as u32).build()
     }
 
     fn complete(mut self, completion: Completion) -> Self::Output {
         let result = completion.result.map(|n| {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer, and
-            // never more than the length the entry gave it, `bytes_total()`.
-            unsafe { self.buf.set_init(n as usize) };
+            if let Some(spare) = self.spare {
+                // SAFETY: the kernel wrote `n` bytes right after the `init`
+                // initialised ones, never more than the entry's `len`, and
+                // `init + len <= bytes_total()`; `filled` caps `n` at `len`.
+                unsafe { self.buf.set_init(spare.filled(n as usize)) };
+            }
             n as usize
         });
         (result, self.buf)

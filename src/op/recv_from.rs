@@ -9,21 +9,31 @@ use std::net::SocketAddr;
 use io_uring::{opcode, squeue, types};
 
 use super::{Completion, OpKind, Prepared, Sealed};
-use crate::buf::IoBufMut;
+use crate::buf::{IoBufMut, Spare};
 use crate::fd::SharedFd;
 use crate::net::addr::{self, RawAddr};
 use crate::Ring;
 
-/// Receives one datagram into the buffer (written from its start, up to its
-/// capacity) together with the address it came from.
+/// Receives one datagram into the buffer's spare capacity, after its initialised
+/// bytes, together with the address it came from.
 ///
-/// Built by [`UdpSocket::recv_from`](crate::net::UdpSocket::recv_from). The output is
+/// Built by [`UdpSocket::recv_from`](crate::net::UdpSocket::recv_from). The receive
+/// appends: it fills the buffer's spare capacity and grows its initialised length by
+/// the count, never touching the bytes already there (see
+/// [the buffer contract](crate::buf#the-buffer-contract)). The output is
 /// `(io::Result<(usize, SocketAddr)>, B)`: the byte count and the sender, and the
-/// buffer, whose initialised length now covers the received bytes. The buffer comes
-/// back after an error too.
+/// buffer. The buffer comes back after an error too.
 ///
 /// As with `recvfrom(2)`, the part of a datagram that does not fit in the buffer's
-/// capacity is discarded: give a buffer as large as the largest datagram expected.
+/// spare capacity is discarded: give a buffer with room for the largest datagram
+/// expected (`clear()` a buffer you reuse).
+///
+/// # Errors
+///
+/// A buffer with no spare capacity fails at once with `InvalidInput`, before the
+/// receive reaches the kernel (where it would take a datagram and keep none of it);
+/// [`buf::Empty`](crate::buf::Empty) asks for that on purpose. Otherwise the
+/// kernel's errno.
 ///
 /// # Cancellation
 ///
@@ -46,6 +56,8 @@ pub struct RecvFrom<B: IoBufMut> {
     iov: libc::iovec,
     msg: libc::msghdr,
     from: RawAddr,
+    /// Where the entry points the kernel: set by `sqe`, recorded by `complete`.
+    spare: Option<Spare>,
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
@@ -63,6 +75,7 @@ impl<B: IoBufMut> RecvFrom<B> {
                 // some targets private padding); all zeroes is a valid, empty header.
                 msg: unsafe { mem::zeroed() },
                 from: RawAddr::empty(),
+                spare: None,
             },
         )
     }
@@ -72,6 +85,7 @@ impl<B: IoBufMut> fmt::Debug for RecvFrom<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvFrom")
             .field("fd", &self.fd)
+            .field("len", &self.buf.bytes_init())
             .field("capacity", &self.buf.bytes_total())
             .finish_non_exhaustive()
     }
@@ -85,12 +99,17 @@ impl<B: IoBufMut> OpKind for RecvFrom<B> {
     const NAME: &'static str = "RecvFrom";
     const OPCODE: u8 = opcode::RecvMsg::CODE;
 
+    fn check(&self) -> io::Result<()> {
+        crate::buf::check_spare(&self.buf, Self::NAME)
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         // Called at the op's final heap address: the pointers below stay valid until
         // the final completion, when the table hands the op back.
+        let spare = *self.spare.insert(Spare::of(&mut self.buf));
         self.iov = libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: self.buf.bytes_total().min(crate::buf::MAX_IO_LEN),
+            iov_base: spare.ptr.cast(),
+            iov_len: spare.len,
         };
         self.from = RawAddr::empty();
         self.msg.msg_name = self.from.as_mut_ptr().cast();
@@ -110,10 +129,13 @@ impl<B: IoBufMut> OpKind for RecvFrom<B> {
         };
         // Without MSG_TRUNC in the request, the result is what the kernel copied,
         // never more than the iovec's length; `min` keeps that true whatever it says.
-        let n = n.min(self.buf.bytes_total());
-        // SAFETY: the kernel wrote `n` bytes from the start of the buffer (the single
-        // iovec starts there and spans `bytes_total()` bytes), and `n <= bytes_total()`.
-        unsafe { self.buf.set_init(n) };
+        let n = n.min(self.iov.iov_len);
+        if let Some(spare) = self.spare {
+            // SAFETY: the kernel wrote `n` bytes into the single iovec, which starts
+            // right after the `init` initialised bytes and spans `len` bytes, with
+            // `init + len <= bytes_total()`; `n <= len`.
+            unsafe { self.buf.set_init(spare.filled(n)) };
+        }
         // The kernel updated `msg_namelen` to the length of the address it wrote.
         let from = addr::to_socket_addr(&self.from.storage, self.msg.msg_namelen);
         (from.map(|from| (n, from)), self.buf)

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use linear_uring::buf::Empty;
 use linear_uring::fs::File;
 use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
@@ -267,15 +268,19 @@ fn write_pipe_with_closed_read_end_fails_with_epipe_and_returns_buffer() {
 }
 
 #[test]
-fn read_zero_length_buffer_completes_with_zero_and_consumes_nothing() {
+fn read_zero_length_buffer_fails_invalid_input_and_consumes_nothing() {
     let fds = FdCheck::start();
     let ring = ring(DropPolicy::Panic);
     let (reader, mut writer) = file_pipe(&ring);
     writer.write_all(b"kept").unwrap();
     ring.block_on(async {
         let (n, buf) = reader.read(Vec::new()).submit().complete().await;
-        assert_eq!(n.unwrap(), 0);
+        let err = n.expect_err("no room is not end of file");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
         assert!(buf.is_empty());
+        // A 0-byte read asked for on purpose completes at once on a pipe.
+        let (n, Empty) = reader.read(Empty).submit().complete().await;
+        assert_eq!(n.unwrap(), 0);
         let (n, buf) = reader.read(Vec::with_capacity(8)).submit().complete().await;
         assert_eq!(&buf[..n.unwrap()], b"kept");
     });
@@ -317,9 +322,10 @@ fn file_write_at_then_read_at_round_trips() {
             .complete()
             .await;
         assert_eq!(n.unwrap(), 0, "end of file");
-        let (n, buf) = file.read_at(Vec::new(), 0).submit().complete().await;
-        assert_eq!(n.unwrap(), 0, "a zero-length buffer reads nothing");
-        assert!(buf.is_empty());
+        let (n, buf) = file.read_at(vec![0; 4], 0).submit().complete().await;
+        let err = n.expect_err("a full buffer has no room to read into");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert_eq!(buf, [0; 4], "the buffer comes back untouched");
         file.close().await.unwrap();
     });
     assert_eq!(std::fs::read(temp.path()).unwrap(), b"HELLO world");

@@ -1,5 +1,6 @@
 //! Integration tests against the real kernel, in one binary.
 
+mod buf_contract;
 mod core;
 mod counted;
 mod drop_policy;

@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
+use linear_uring::buf::Empty;
 use linear_uring::net::{TcpListener, TcpStream};
 use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
@@ -183,9 +184,10 @@ fn tcp_from_std_interoperates() {
     client.write_all(b"ping").unwrap();
     let server = ring.block_on(async {
         let (server, _) = listener.accept().submit().complete().await.unwrap();
-        let (n, buf) = server.recv(vec![0u8; 0]).submit().complete().await;
-        assert_eq!(n.unwrap(), 0, "a zero-capacity buffer receives nothing");
-        drop(buf);
+        // Data is waiting: a 0-byte receive (a readiness wait) completes at once and
+        // takes nothing.
+        let (n, Empty) = server.recv(Empty).submit().complete().await;
+        assert_eq!(n.unwrap(), 0, "a 0-byte receive receives nothing");
         let (n, buf) = server.recv(Vec::with_capacity(8)).submit().complete().await;
         assert_eq!(&buf[..n.unwrap()], b"ping");
         server
@@ -792,8 +794,8 @@ fn tcp_send_all_one_mib_through_echo_task_is_byte_exact() {
             let mut buf = Vec::with_capacity(64 * 1024);
             let mut echoed = 0;
             loop {
-                // A recv writes from the start of the buffer and never shrinks its
-                // length: clear it so that `len()` is what this recv wrote.
+                // A recv appends after the buffer's bytes: clear it so that `len()`
+                // is what this recv received.
                 buf.clear();
                 let (n, back) = stream.recv(buf).submit().complete().await;
                 buf = back;

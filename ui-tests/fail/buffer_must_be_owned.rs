@@ -2,8 +2,9 @@
 //!
 //! Lesson: the kernel may write into the buffer after the token, or the function
 //! that borrowed it, is gone, so an op only takes buffers it can own until the
-//! kernel is done: `Vec<u8>`, `Box<[u8]>` (E0277: `&mut [u8; 64]` is not an
-//! owned buffer). Move an owned buffer in; it comes back with the output.
+//! kernel is done, with spare capacity to append to: `Vec::with_capacity(n)`
+//! (E0277: `&mut [u8; 64]` is not an owned buffer). Move an owned buffer in; it
+//! comes back with the output.
 
 use linear_uring::net::UnixStream;
 use linear_uring::Ring;
