@@ -19,18 +19,20 @@
 //!   `Vec::with_capacity(16)` gives a `Vec` of length 2, ready to be sent back.
 //! - A read or receive into a buffer with no spare capacity fails at once with
 //!   [`io::ErrorKind::InvalidInput`], before it reaches the kernel, and the buffer
-//!   comes back: an `Ok(0)` always means end of
-//!   stream, never "there was no room". A deliberate 0-byte read (a readiness wait)
-//!   takes [`Empty`].
+//!   comes back: an `Ok(0)` always means end of stream, never "there was no room".
+//!   A deliberate 0-byte read (a readiness wait) takes [`Empty`].
 //!
 //! So `vec![0u8; 16]`, which has no spare capacity, is the wrong buffer for a
-//! receive: pass `Vec::with_capacity(16)`, or `clear()` a buffer you reuse.
+//! receive: pass `Vec::with_capacity(16)`, or `clear()` a buffer you reuse. To send
+//! or read only part of a buffer without copying, take a [`Slice`] of it with
+//! [`IoBuf::slice`].
 //!
 //! # Implementations
 //!
 //! | type | `IoBuf` (write, send) | `IoBufMut` (read, receive) |
 //! |---|---|---|
 //! | `Vec<u8>` | its `len()` bytes | its spare capacity, `capacity() - len()` |
+//! | [`Slice<B>`] | the initialised part of the view | the view's spare part |
 //! | `Box<[u8]>` | all of it | no: always full, it has no spare room |
 //! | `&'static [u8]`, `&'static str` | all of it | no: shared |
 //! | [`Empty`] | nothing | a 0-byte read, on purpose |
@@ -39,8 +41,10 @@ use std::any::TypeId;
 use std::io;
 
 mod empty;
+mod slice;
 
 pub use empty::Empty;
+pub use slice::Slice;
 
 /// A buffer the kernel may read from: a stable address and an initialised length.
 ///
@@ -60,7 +64,7 @@ pub use empty::Empty;
 /// - `bytes_init() <= bytes_total()`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be lent to the kernel as an owned buffer",
-    note = "owned buffers are `Vec<u8>`, `Box<[u8]>`, `&'static [u8]` and `&'static str`; the op owns the buffer until the kernel is done with it and hands it back"
+    note = "owned buffers are `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, `&'static str` and a `Slice` of one (`buf.slice(n..)`); the op owns the buffer until the kernel is done with it and hands it back"
 )]
 pub unsafe trait IoBuf: 'static {
     /// Where the bytes start. Never dangling for a non-zero `bytes_total`.
@@ -72,6 +76,55 @@ pub unsafe trait IoBuf: 'static {
     /// How many bytes the allocation holds. A read or receive fills
     /// `bytes_total() - bytes_init()` bytes at most, after the initialised ones.
     fn bytes_total(&self) -> usize;
+
+    /// A view of `range` of this buffer, owning it: to send or write from an offset,
+    /// or to cap how much a read may add, without copying.
+    ///
+    /// The view's bytes are `begin..end` of the buffer; an open end is
+    /// [`bytes_total`](IoBuf::bytes_total). A write or send of the view transfers the
+    /// initialised bytes in it, `begin..min(end, bytes_init())`; a read or receive
+    /// into it fills its spare part, after the buffer's initialised bytes and never
+    /// past `end`, and grows the buffer's initialised length. [`Slice::into_inner`]
+    /// gives the whole buffer back.
+    ///
+    /// # Panics
+    ///
+    /// If the range is out of bounds: its start is past its end, past the buffer's
+    /// initialised bytes (a read could not append there, and a write would find
+    /// nothing to send), or its end is past [`bytes_total`](IoBuf::bytes_total).
+    ///
+    /// # Examples
+    ///
+    /// A short send continued from where it stopped:
+    ///
+    /// ```
+    /// use linear_uring::{net::UnixStream, IoBuf, Ring};
+    ///
+    /// let ring = Ring::new()?;
+    /// let (a, b) = UnixStream::pair(&ring)?;
+    /// ring.block_on(async {
+    ///     let buf = b"hello, world".to_vec();
+    ///     let (sent, buf) = a.send(buf).submit().complete().await;
+    ///     let n = sent?;
+    ///     // The kernel may take fewer bytes than offered: send the rest, no copy.
+    ///     let (rest, slice) = a.send(buf.slice(n..)).submit().complete().await;
+    ///     assert_eq!(n + rest?, 12);
+    ///     let buf = slice.into_inner();
+    ///     assert_eq!(buf, b"hello, world");
+    ///
+    ///     let (received, got) = b.recv(Vec::with_capacity(64)).submit().complete().await;
+    ///     assert!(received? > 0 && got.starts_with(b"hello"));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    fn slice(self, range: impl std::ops::RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        Slice::new(self, range)
+    }
 }
 
 /// A buffer the kernel may write into: a read or receive fills its spare capacity,
@@ -89,7 +142,7 @@ pub unsafe trait IoBuf: 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be read into: a read or receive needs an owned buffer with spare capacity",
     label = "not an owned buffer with room to append to",
-    note = "the kernel may write into the buffer until the op completes, even after its token or your function is gone, so the op owns it; it writes after the initialised bytes (std's `read_buf` contract), so it needs room there: pass `Vec::with_capacity(n)`, or a `Vec` you `clear()`; it comes back with the output, `(io::Result<usize>, buf)`",
+    note = "the kernel may write into the buffer until the op completes, even after its token or your function is gone, so the op owns it; it writes after the initialised bytes (std's `read_buf` contract), so it needs room there: pass `Vec::with_capacity(n)`, a `Vec` you `clear()`, or a `Slice` of one (`buf.slice(..end)`); it comes back with the output, `(io::Result<usize>, buf)`",
     note = "`Box<[u8]>` and arrays are always full: they have no spare capacity to read into"
 )]
 pub unsafe trait IoBufMut: IoBuf {

@@ -69,7 +69,8 @@
 //! filling the spare capacity (`Vec::with_capacity(n)`, or a `Vec` you `clear()`) and
 //! growing the length by the count, so it never overwrites data; and a read into a
 //! buffer with no room fails at once with `InvalidInput`, so `Ok(0)` always means end
-//! of stream.
+//! of stream. [`IoBuf::slice`] makes a view of part of a buffer, to send from an
+//! offset or cap a read, without copying.
 //!
 //! Halt safety, that is, never throwing away work the kernel did, has its own tools,
 //! so that no op ever needs `select!`: [`race`] and [`race_all`] return the losers

@@ -14,7 +14,10 @@ use crate::Ring;
 ///
 /// The output is `(io::Result<usize>, B)`: how many bytes the kernel took (possibly
 /// fewer than offered) and the buffer. `send_all` on the stream types loops until
-/// everything is sent.
+/// everything is sent; to continue a short send by hand, send
+/// [`buf.slice(n..)`](crate::IoBuf::slice), which sends from byte `n` without
+/// copying and hands the whole buffer back through
+/// [`Slice::into_inner`](crate::buf::Slice::into_inner).
 ///
 /// `MSG_NOSIGNAL` is set: a send on a socket whose peer has gone fails with `EPIPE`
 /// instead of killing the process with `SIGPIPE`.

@@ -21,7 +21,9 @@ use crate::Ring;
 /// kernel rejects other offsets with `ESPIPE` on a socket and ignores them on a pipe.
 ///
 /// The output is `(io::Result<usize>, B)`: how many bytes the kernel took (possibly
-/// fewer than offered) and the buffer, which comes back after an error too.
+/// fewer than offered) and the buffer, which comes back after an error too. To
+/// continue a short write by hand, write [`buf.slice(n..)`](crate::IoBuf::slice),
+/// which writes from byte `n` without copying.
 ///
 /// A write to a pipe whose read end is closed fails with `EPIPE`, and the kernel also
 /// raises `SIGPIPE`, as `write(2)` does; Rust programs ignore `SIGPIPE` unless they

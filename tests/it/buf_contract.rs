@@ -5,12 +5,13 @@
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use linear_uring::buf::Empty;
 use linear_uring::fs::File;
 use linear_uring::net::{TcpStream, UdpSocket};
-use linear_uring::{race, CancelOutcome, DropPolicy, Raced, Ring};
+use linear_uring::{race, CancelOutcome, DropPolicy, IoBuf, Raced, Ring};
 
 use crate::fds::FdCheck;
 use crate::storm::pipe::pipe;
@@ -255,5 +256,166 @@ fn recv_empty_waits_until_readable_and_takes_nothing() {
         assert_eq!(&buf[..n.unwrap()], b"ping", "the wait took nothing");
     });
     drop((stream, peer, ring));
+    fds.finish();
+}
+
+// Slices: sending, writing and receiving part of a buffer without copying.
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Sets an integer `SOL_SOCKET` option.
+fn set_socket_option(fd: &impl AsRawFd, option: libc::c_int, value: libc::c_int) {
+    // SAFETY: passes a pointer to a live c_int and its size, on a descriptor `fd` keeps
+    // open.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", io::Error::last_os_error());
+}
+
+#[test]
+fn send_short_continued_with_slice_delivers_every_byte_and_gives_buffer_back() {
+    const LEN: usize = 4 << 20;
+    let fds = FdCheck::start();
+    let ring = ring();
+    let (stream, peer) = tcp_pair(&ring);
+    // Small socket buffers, so that a send of 4 MiB with nobody reading is short.
+    set_socket_option(&stream, libc::SO_SNDBUF, 16 * 1024);
+    set_socket_option(&peer, libc::SO_RCVBUF, 16 * 1024);
+    let payload = pseudo_random(LEN);
+    let base = payload.as_ptr();
+    let (first, buf) = ring.block_on(async { stream.send(payload).submit().complete().await });
+    let first = first.unwrap();
+    assert!(
+        0 < first && first < LEN,
+        "a short send: {first} of {LEN} bytes"
+    );
+
+    let drain = std::thread::spawn(move || read_to_end(peer));
+    let buf = ring.block_on(async {
+        let (mut sent, mut buf) = (first, buf);
+        while sent < buf.len() {
+            let (n, slice) = stream.send(buf.slice(sent..)).submit().complete().await;
+            buf = slice.into_inner();
+            sent += n.unwrap();
+        }
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .submit()
+            .complete()
+            .await
+            .unwrap();
+        buf
+    });
+    assert_eq!(
+        buf.as_ptr(),
+        base,
+        "the whole buffer comes back, never copied"
+    );
+    let received = drain.join().unwrap();
+    assert_eq!(received.len(), LEN);
+    assert!(received == buf, "the bytes arrive in order, each once");
+    drop((stream, ring));
+    fds.finish();
+}
+
+#[test]
+fn write_pipe_short_continued_with_slice_delivers_every_byte() {
+    const LEN: usize = 256 * 1024;
+    let fds = FdCheck::start();
+    let ring = ring();
+    let (read, write) = pipe();
+    let writer = File::from_fd(&ring, write).unwrap();
+    let mut reader = std::fs::File::from(read);
+    let data = pseudo_random(LEN);
+    // Four times a pipe's default capacity, with nobody reading: a short write.
+    let (first, buf) = ring.block_on(async { writer.write(data).submit().complete().await });
+    let first = first.unwrap();
+    assert!(
+        0 < first && first < LEN,
+        "a short write: {first} of {LEN} bytes"
+    );
+
+    let drain = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        got
+    });
+    let buf = ring.block_on(async {
+        let (mut written, mut buf) = (first, buf);
+        while written < LEN {
+            let (n, slice) = writer.write(buf.slice(written..)).submit().complete().await;
+            buf = slice.into_inner();
+            written += n.unwrap();
+        }
+        writer.close().await.unwrap();
+        buf
+    });
+    let received = drain.join().unwrap();
+    assert!(received == buf, "{} bytes received", received.len());
+    drop(ring);
+    fds.finish();
+}
+
+#[test]
+fn recv_into_slice_appends_up_to_its_end_and_leaves_the_rest() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let (stream, mut peer) = tcp_pair(&ring);
+    peer.write_all(b"abcdefgh").unwrap();
+    ring.block_on(async {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"HEADER:");
+        let (n, slice) = stream.recv(buf.slice(..10)).submit().complete().await;
+        assert_eq!(n.unwrap(), 3, "room for 3 bytes before the slice's end");
+        let buf = slice.into_inner();
+        assert_eq!(buf, b"HEADER:abc");
+        let (n, buf) = stream.recv(buf).submit().complete().await;
+        assert_eq!(n.unwrap(), 5);
+        assert_eq!(buf, b"HEADER:abcdefgh", "the rest was left in the socket");
+
+        // A slice with no room left is refused like a full buffer.
+        let (n, slice) = stream.recv(buf.slice(..7)).submit().complete().await;
+        assert_no_room(n, "a full slice");
+        assert_eq!(slice.into_inner(), b"HEADER:abcdefgh");
+    });
+    drop((stream, peer, ring));
+    fds.finish();
+}
+
+#[test]
+fn recv_from_into_slice_appends_up_to_its_end() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let socket = UdpSocket::bind(&ring, "127.0.0.1:0").unwrap();
+    let peer = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.send_to(b"abcdefgh", socket.local_addr().unwrap())
+        .unwrap();
+    ring.block_on(async {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"HEADER:");
+        let (received, slice) = socket.recv_from(buf.slice(..11)).submit().complete().await;
+        let (n, from) = received.unwrap();
+        assert_eq!(from, peer.local_addr().unwrap());
+        assert_eq!(n, 4, "a datagram is cut to the room before the slice's end");
+        assert_eq!(slice.into_inner(), b"HEADER:abcd");
+    });
+    drop((socket, peer, ring));
     fds.finish();
 }
