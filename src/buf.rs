@@ -34,8 +34,12 @@
 //! | `Vec<u8>` | its `len()` bytes | its spare capacity, `capacity() - len()` |
 //! | [`Slice<B>`] | the initialised part of the view | the view's spare part |
 //! | `Box<[u8]>` | all of it | no: always full, it has no spare room |
-//! | `&'static [u8]`, `&'static str` | all of it | no: shared |
+//! | `&'static [u8]`, `&'static [u8; N]` (a literal `b".."`), `&'static str` | all of it | no: shared |
 //! | [`Empty`] | nothing | a 0-byte read, on purpose |
+//!
+//! An array by value (`[u8; N]`, such as `id.to_be_bytes()`) is not a buffer: its
+//! bytes move with it, and a buffer's address must stay the same while the op that
+//! owns it moves into the ring. Copy it into a `Vec` with `.to_vec()`.
 
 use std::any::TypeId;
 use std::io;
@@ -63,8 +67,9 @@ pub use slice::Slice;
 ///   `&mut` (the op table holds it untouched while the kernel uses it);
 /// - `bytes_init() <= bytes_total()`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be lent to the kernel as an owned buffer",
-    note = "owned buffers are `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, `&'static str` and a `Slice` of one (`buf.slice(n..)`); the op owns the buffer until the kernel is done with it and hands it back"
+    message = "`{Self}` cannot be lent to the kernel as an owned buffer: move in a `Vec<u8>` (`.to_vec()` copies bytes into one)",
+    note = "owned buffers are `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, `&'static [u8; N]` (a literal `b\"..\"`), `&'static str` and a `Slice` of one (`buf.slice(n..)`); the op owns the buffer until the kernel is done with it and hands it back",
+    note = "an array by value (such as `id.to_be_bytes()`) moves, and a buffer must stay put while the kernel uses it: copy it into a `Vec` with `.to_vec()`"
 )]
 pub unsafe trait IoBuf: 'static {
     /// Where the bytes start. Never dangling for a non-zero `bytes_total`.
@@ -291,6 +296,22 @@ unsafe impl IoBuf for &'static [u8] {
     }
 }
 
+// SAFETY: as for `&'static [u8]`: the reference is copied when moved, never the
+// array it points to.
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        N
+    }
+
+    fn bytes_total(&self) -> usize {
+        N
+    }
+}
+
 // SAFETY: as for `&'static [u8]`.
 unsafe impl IoBuf for &'static str {
     fn stable_ptr(&self) -> *const u8 {
@@ -341,6 +362,13 @@ mod tests {
         let buf: &'static str = "hello";
         assert_eq!(buf.bytes_init(), 5);
         assert_eq!(buf.bytes_total(), 5);
+    }
+
+    #[test]
+    fn static_array_ref_is_its_bytes() {
+        let buf: &'static [u8; 6] = b"hello\n";
+        assert_eq!(buf.stable_ptr(), buf.as_ptr());
+        assert_eq!((buf.bytes_init(), buf.bytes_total()), (6, 6));
     }
 
     #[test]

@@ -152,6 +152,7 @@
 //! | the ring sent to another thread | [`Ring`] is `!Send` | `ring_is_not_send` |
 //! | a buffer used while its op is in flight | the op took it by value (E0382); it comes back with the output | `buffer_used_while_in_flight` |
 //! | a borrowed buffer lent to a receive, or a non-`'static` slice to a send | ops take only owned buffers ([`IoBufMut`], [`IoBuf`]) | `buffer_must_be_owned`, `send_buffer_must_be_static` |
+//! | an array by value (`id.to_be_bytes()`) given to a send | its bytes move with it, and a buffer must stay put: it is not [`IoBuf`] (`.to_vec()` it; a literal `b"..."` is a buffer) | `array_by_value_is_not_a_buffer` |
 //! | a `Box<[u8]>` given to a read or receive | a read appends to the spare capacity, and a boxed slice, always full, has none: it is not [`IoBufMut`] | `boxed_slice_has_no_room_to_read_into` |
 //! | a stream used after `close()` | `close` takes `self` | `stream_used_after_close` |
 //! | a token built by hand, or taken apart to defuse its drop | private fields; [`Op`] implements `Drop` | `token_built_by_hand`, `token_defused_by_hand` |

@@ -31,7 +31,7 @@ use super::{IoBuf, IoBufMut};
 /// let (a, b) = UnixStream::pair(&ring)?;
 /// ring.block_on(async {
 ///     let ready = a.recv(Empty).submit();
-///     let (sent, _) = b.send(&b"ping"[..]).submit().complete().await;
+///     let (sent, _) = b.send(b"ping").submit().complete().await;
 ///     sent?;
 ///     // Completes once "ping" is waiting, without taking it.
 ///     let (n, Empty) = ready.complete().await;

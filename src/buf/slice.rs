@@ -30,7 +30,7 @@ use super::{IoBuf, IoBufMut};
 /// let ring = Ring::new()?;
 /// let (a, b) = UnixStream::pair(&ring)?;
 /// ring.block_on(async {
-///     let (sent, _) = b.send(&b"abcdefgh"[..]).submit().complete().await;
+///     let (sent, _) = b.send(b"abcdefgh").submit().complete().await;
 ///     sent?;
 ///     let mut buf = Vec::with_capacity(64);
 ///     buf.extend_from_slice(b"HEADER:");
