@@ -36,6 +36,8 @@
 //! | `Box<[u8]>` | all of it | no: always full, it has no spare room |
 //! | `&'static [u8]`, `&'static [u8; N]` (a literal `b".."`), `&'static str` | all of it | no: shared |
 //! | [`Empty`] | nothing | a 0-byte read, on purpose |
+//! | `bytes::Bytes` (feature `bytes`) | all of it | no: shared |
+//! | `bytes::BytesMut` (feature `bytes`) | its `len()` bytes | its spare capacity |
 //!
 //! An array by value (`[u8; N]`, such as `id.to_be_bytes()`) is not a buffer: its
 //! bytes move with it, and a buffer's address must stay the same while the op that
@@ -46,6 +48,9 @@ use std::io;
 
 mod empty;
 mod slice;
+
+#[cfg(feature = "bytes")]
+mod bytes;
 
 pub use empty::Empty;
 pub use slice::Slice;
@@ -143,7 +148,9 @@ pub unsafe trait IoBuf: 'static {
 /// # Safety
 ///
 /// Everything [`IoBuf`] promises, and [`stable_mut_ptr`](IoBufMut::stable_mut_ptr)
-/// returns the same address as `stable_ptr`, writable for `bytes_total()` bytes.
+/// returns the same address as `stable_ptr`, through which the spare capacity, the
+/// bytes from `bytes_init()` to `bytes_total()`, is writable (a read writes nowhere
+/// else).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be read into: a read or receive needs an owned buffer with spare capacity",
     label = "not an owned buffer with room to append to",

@@ -232,8 +232,12 @@
 //!
 //! # Crate features
 //!
-//! None. The crate depends on `io-uring` (the kernel interface), `libc` and
-//! `static_assertions`.
+//! None is on by default. The crate depends on `io-uring` (the kernel interface),
+//! `libc` and `static_assertions`.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `bytes` | `bytes::Bytes` as an [`IoBuf`] (its bytes, to send or write) and `bytes::BytesMut` as an [`IoBuf`] and [`IoBufMut`] (a read fills its spare capacity and grows its length, like a `Vec`). `Bytes::slice`, the inherent method, shadows [`IoBuf::slice`]: call `IoBuf::slice(bytes, range)` for a [`buf::Slice`] that hands the whole `Bytes` back. |
 
 pub mod buf;
 mod driver;

@@ -147,8 +147,10 @@ unsafe impl<B: IoBuf> IoBuf for Slice<B> {
 }
 
 // SAFETY: as for `IoBuf`: the buffer's mutable pointer (the same address as its
-// `stable_ptr`, writable for its `total`) plus the same offset, writable for the
-// view's `bytes_total()`, which lies inside the buffer's `total`.
+// `stable_ptr`) plus the same offset. The view's spare part starts at
+// `max(begin, min(init, end))`, which is at or past the buffer's `init` whenever the
+// part is not empty, and ends inside the buffer's `total`: it lies in the buffer's
+// spare capacity, which is writable through that pointer.
 unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.buf.stable_mut_ptr().wrapping_add(self.begin)
@@ -165,7 +167,7 @@ unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
             let gap = self.buf.stable_mut_ptr().wrapping_add(init);
             // SAFETY: `init < begin < begin + len <= min(end, total)` (the caller
             // promises `len <= bytes_total()`), so the gap is inside the buffer's
-            // allocation, which `IoBufMut` makes writable through this pointer.
+            // spare capacity, which `IoBufMut` makes writable through this pointer.
             unsafe { gap.write_bytes(0, self.begin - init) };
         }
         // SAFETY: the buffer's bytes `0..begin` are initialised (they were, or were
