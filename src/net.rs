@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 use crate::Ring;
 
 pub(crate) mod addr;
+mod stream;
 mod tcp;
 mod udp;
 mod unix;

@@ -3,7 +3,6 @@
 use std::ffi::OsStr;
 use std::io;
 use std::mem::{self, ManuallyDrop};
-use std::net::Shutdown as HowShutdown;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
@@ -11,6 +10,7 @@ use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
 
 use super::addr::RawAddr;
+use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, Stream};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
@@ -161,71 +161,6 @@ impl UnixStream {
         ))
     }
 
-    /// Wraps a connected `std` stream (made blocking: the ring waits for it).
-    ///
-    /// # Errors
-    ///
-    /// If the descriptor's flags cannot be read or changed.
-    pub fn from_std(ring: &Ring, stream: std_unix::UnixStream) -> io::Result<UnixStream> {
-        let fd = OwnedFd::from(stream);
-        set_blocking(&fd)?;
-        Ok(UnixStream::from_connected(ring.clone(), fd))
-    }
-
-    /// The `std` stream back.
-    ///
-    /// # Errors
-    ///
-    /// `ResourceBusy` if an op on it is still in flight.
-    pub fn into_std(self) -> io::Result<std_unix::UnixStream> {
-        self.fd
-            .into_owned("UnixStream")
-            .map(std_unix::UnixStream::from)
-    }
-
-    /// Describes a receive into `buf`'s spare capacity, after its initialised bytes.
-    ///
-    /// # Errors
-    ///
-    /// A buffer with no spare capacity fails at once with `InvalidInput`; see
-    /// [`Recv`].
-    ///
-    /// # Cancellation
-    ///
-    /// See [`Recv`]: a cancel never loses bytes the kernel delivered.
-    pub fn recv<B: IoBufMut>(&self, buf: B) -> Prepared<Recv<B>> {
-        Recv::prepare(&self.ring, &self.fd, buf)
-    }
-
-    /// Describes a send of `buf`'s initialised bytes (the kernel may take fewer).
-    ///
-    /// # Cancellation
-    ///
-    /// See [`Send`].
-    pub fn send<B: IoBuf>(&self, buf: B) -> Prepared<Send<B>> {
-        Send::prepare(&self.ring, &self.fd, buf, 0)
-    }
-
-    /// Sends all of `buf`'s initialised bytes, one send op after another, and gives
-    /// the buffer back.
-    ///
-    /// # Errors
-    ///
-    /// The first failed send's error, or `WriteZero` if the kernel accepted nothing.
-    ///
-    /// # Cancellation
-    ///
-    /// This is a composite future: dropping it while a send is in flight abandons
-    /// that op (see [`Op`](crate::Op)), and how much was sent is lost.
-    pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        super::send_all(&self.ring, &self.fd, buf).await
-    }
-
-    /// Describes a shutdown of one or both halves of the connection.
-    pub fn shutdown(&self, how: HowShutdown) -> Prepared<Shutdown> {
-        Shutdown::prepare(&self.ring, &self.fd, how)
-    }
-
     /// The peer's address (usually unnamed: clients rarely bind).
     ///
     /// # Errors
@@ -243,24 +178,11 @@ impl UnixStream {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         with_std(&self.fd, std_unix::UnixStream::local_addr)
     }
-
-    /// The ring this stream belongs to.
-    pub fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
-    /// Closes the stream through the ring, reporting any error.
-    ///
-    /// If an op on it is still in flight, the descriptor is closed when that op
-    /// completes instead.
-    ///
-    /// # Errors
-    ///
-    /// As `close(2)`.
-    pub async fn close(self) -> io::Result<()> {
-        self.fd.close(&self.ring).await
-    }
 }
+
+// `from_std`, `into_std`, `recv`, `send`, `send_all`, `shutdown`, `ring` and `close`,
+// shared with the other stream types.
+stream_methods!(UnixStream, std_unix::UnixStream);
 
 impl sealed::Sealed for UnixStream {}
 

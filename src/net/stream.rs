@@ -1,0 +1,109 @@
+//! What every connected stream type does the same way, written once.
+//!
+//! [`TcpStream`](super::TcpStream) and [`UnixStream`](super::UnixStream) differ in how
+//! they connect and name their peers; everything else (converting from and into
+//! `std`, receiving, sending, shutting down, closing) is the same code on the same
+//! two fields, `ring` and `fd`. The macro below writes those methods, with their
+//! docs, into each type's own `impl`, so that users see plain inherent methods and
+//! need no trait in scope.
+
+/// Writes the methods shared by the stream types into `impl $ty`.
+///
+/// `$ty` must have the fields `ring: Ring` and `fd: SharedFd` and implement
+/// [`Stream`](super::Stream); `$std` is its `std` twin. The signatures name their
+/// types as the invoking module imports them (`io`, `Ring`, `IoBuf`, `IoBufMut`,
+/// `Prepared`, `Recv`, `Send`, `Shutdown`), so that where rustc quotes one in a
+/// note (the bound of `recv`, `close` taking `self`), it reads as code written by
+/// hand; the bodies use full paths.
+macro_rules! stream_methods {
+    ($ty:ident, $std:ty) => {
+        impl $ty {
+            /// Wraps a connected `std` stream (made blocking: the ring waits for it).
+            ///
+            /// # Errors
+            ///
+            /// If the descriptor's flags cannot be read or changed.
+            pub fn from_std(ring: &Ring, stream: $std) -> io::Result<$ty> {
+                let fd = ::std::os::fd::OwnedFd::from(stream);
+                $crate::fd::set_blocking(&fd)?;
+                Ok(<$ty as $crate::net::Stream>::from_connected(
+                    ring.clone(),
+                    fd,
+                ))
+            }
+
+            /// The `std` stream back.
+            ///
+            /// # Errors
+            ///
+            /// `ResourceBusy` if an op on it is still in flight.
+            pub fn into_std(self) -> io::Result<$std> {
+                self.fd.into_owned(stringify!($ty)).map(<$std>::from)
+            }
+
+            /// Describes a receive into `buf`'s spare capacity, after its initialised
+            /// bytes.
+            ///
+            /// # Errors
+            ///
+            /// A buffer with no spare capacity fails at once with `InvalidInput`; see
+            /// [`Recv`](crate::op::Recv).
+            ///
+            /// # Cancellation
+            ///
+            /// See [`Recv`](crate::op::Recv): a cancel never loses bytes the kernel
+            /// delivered.
+            pub fn recv<B: IoBufMut>(&self, buf: B) -> Prepared<Recv<B>> {
+                $crate::op::Recv::prepare(&self.ring, &self.fd, buf)
+            }
+
+            /// Describes a send of `buf`'s initialised bytes (the kernel may take fewer).
+            ///
+            /// # Cancellation
+            ///
+            /// See [`Send`](crate::op::Send).
+            pub fn send<B: IoBuf>(&self, buf: B) -> Prepared<Send<B>> {
+                $crate::op::Send::prepare(&self.ring, &self.fd, buf, 0)
+            }
+
+            /// Sends all of `buf`'s initialised bytes, one send op after another, and
+            /// gives the buffer back.
+            ///
+            /// # Errors
+            ///
+            /// The first failed send's error, or `WriteZero` if the kernel accepted
+            /// nothing.
+            ///
+            /// # Cancellation
+            ///
+            /// This is a composite future: dropping it while a send is in flight
+            /// abandons that op (see [`Op`](crate::Op)), and how much was sent is lost.
+            pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+                $crate::net::send_all(&self.ring, &self.fd, buf).await
+            }
+
+            /// Describes a shutdown of one or both directions of the connection.
+            pub fn shutdown(&self, how: ::std::net::Shutdown) -> Prepared<Shutdown> {
+                $crate::op::Shutdown::prepare(&self.ring, &self.fd, how)
+            }
+
+            /// The ring this stream belongs to.
+            pub fn ring(&self) -> &Ring {
+                &self.ring
+            }
+
+            /// Closes the stream through the ring, reporting any error.
+            ///
+            /// If an op on it is still in flight, the descriptor is closed when that op
+            /// completes instead.
+            ///
+            /// # Errors
+            ///
+            /// As `close(2)`.
+            pub async fn close(self) -> io::Result<()> {
+                self.fd.close(&self.ring).await
+            }
+        }
+    };
+}
+pub(crate) use stream_methods;
