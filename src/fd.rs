@@ -1,9 +1,9 @@
 //! Shared ownership of a descriptor between a resource and its ops in flight.
 //!
-//! A resource (`TcpStream`, `File`, ...) holds one reference; every op on it holds
-//! another until its final completion. The descriptor is closed when the last
-//! reference goes, so a resource dropped while an op is in flight cannot have its
-//! descriptor number reused under that op.
+//! A resource (`TcpStream`, `File`, ...) holds one reference, or each half of a split
+//! stream one; every op on it holds another until its final completion. The
+//! descriptor is closed when the last reference goes, so a resource dropped while an
+//! op is in flight cannot have its descriptor number reused under that op.
 
 use std::fmt;
 use std::io;
@@ -21,6 +21,12 @@ impl SharedFd {
 
     pub(crate) fn raw(&self) -> RawFd {
         self.0.as_raw_fd()
+    }
+
+    /// Whether `self` and `other` are references to the same descriptor (clones of one
+    /// `SharedFd`), not merely the same number.
+    pub(crate) fn same(&self, other: &SharedFd) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 
     /// The descriptor back, if no op holds it any more.

@@ -1,11 +1,16 @@
 //! Sockets built on the ring's operations: TCP, UDP and Unix streams.
 //!
-//! Each resource owns its descriptor (shared with its ops in flight, see
-//! [`TcpStream`]'s docs), implements [`AsFd`](std::os::fd::AsFd) and
-//! [`AsRawFd`](std::os::fd::AsRawFd), converts from and into its `std` twin, and
-//! holds the ring it belongs to. Setting a socket up (`socket`, `bind`, `listen`,
-//! socket options) uses ordinary system calls; every operation that can block goes
-//! through the ring.
+//! Each resource owns its descriptor (shared with its ops in flight), implements
+//! [`AsFd`](std::os::fd::AsFd) and [`AsRawFd`](std::os::fd::AsRawFd), converts from
+//! and into its `std` twin, and holds the ring it belongs to. Setting a socket up
+//! (`socket`, `bind`, `listen`, socket options) uses ordinary system calls; every
+//! operation that can block goes through the ring.
+//!
+//! A connected stream splits into owned halves ([`TcpStream::into_split`],
+//! [`UnixStream::into_split`]), a [`ReadHalf`] and a [`WriteHalf`], so that one task
+//! can receive while another sends, as a proxy does; `reunite` gives the stream
+//! back. The descriptor is closed once, when the last half and the last op on it
+//! are gone.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -13,29 +18,47 @@ use std::os::fd::OwnedFd;
 use crate::Ring;
 
 pub(crate) mod addr;
+pub(crate) mod split;
 mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::*;
 pub use unix::*;
 
 pub(crate) mod sealed {
+    use std::io;
+    use std::os::fd::BorrowedFd;
+
+    /// The part of [`Stream`](super::Stream) that only the crate sees: what differs
+    /// between the stream types where generic code (the halves) needs it.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be a stream of linear-uring: `Stream` is sealed",
         label = "not one of the stream types in `linear_uring::net`",
         note = "accept and connect ops produce the library's own stream types; wrap one (`TcpStream`, `UnixStream`) in a type of your own instead"
     )]
-    pub trait Sealed {}
+    pub trait Sealed {
+        /// The peer's address of a connected socket of this type (`getpeername(2)`).
+        fn peer_addr_of(fd: BorrowedFd<'_>) -> io::Result<<Self as super::Stream>::Addr>
+        where
+            Self: super::Stream;
+
+        /// The local address of a socket of this type (`getsockname(2)`).
+        fn local_addr_of(fd: BorrowedFd<'_>) -> io::Result<<Self as super::Stream>::Addr>
+        where
+            Self: super::Stream;
+    }
 }
 
-/// A connected stream socket that an accept or connect operation can produce.
+/// A connected stream socket that an accept or connect operation can produce, and
+/// that splits into a [`ReadHalf`] and a [`WriteHalf`].
 ///
 /// Implemented by the stream types of this module; sealed.
 pub trait Stream: sealed::Sealed + Sized + 'static {
-    /// The peer's address type.
+    /// The type of the peer's (and the local) address.
     type Addr: std::fmt::Debug;
 
     /// Wraps a connected descriptor.

@@ -2,19 +2,20 @@
 //!
 //! [`TcpStream`](super::TcpStream) and [`UnixStream`](super::UnixStream) differ in how
 //! they connect and name their peers; everything else (converting from and into
-//! `std`, receiving, sending, shutting down, closing) is the same code on the same
-//! two fields, `ring` and `fd`. The macro below writes those methods, with their
-//! docs, into each type's own `impl`, so that users see plain inherent methods and
-//! need no trait in scope.
+//! `std`, receiving, sending, shutting down, closing, splitting into halves and
+//! reuniting them) is the same code on the same two fields, `ring` and `fd`. The
+//! macro below writes those methods, with their docs, into each type's own `impl`,
+//! so that users see plain inherent methods and need no trait in scope.
 
 /// Writes the methods shared by the stream types into `impl $ty`.
 ///
 /// `$ty` must have the fields `ring: Ring` and `fd: SharedFd` and implement
 /// [`Stream`](super::Stream); `$std` is its `std` twin. The signatures name their
 /// types as the invoking module imports them (`io`, `Ring`, `IoBuf`, `IoBufMut`,
-/// `Prepared`, `Recv`, `Send`, `Shutdown`), so that where rustc quotes one in a
-/// note (the bound of `recv`, `close` taking `self`), it reads as code written by
-/// hand; the bodies use full paths.
+/// `Prepared`, `Recv`, `Send`, `Shutdown`, `ReadHalf`, `WriteHalf`,
+/// `ReuniteError`), so that where rustc quotes one in a note (the bound of `recv`,
+/// `close` taking `self`), it reads as code written by hand; the bodies use full
+/// paths.
 macro_rules! stream_methods {
     ($ty:ident, $std:ty) => {
         impl $ty {
@@ -102,6 +103,42 @@ macro_rules! stream_methods {
             /// As `close(2)`.
             pub async fn close(self) -> io::Result<()> {
                 self.fd.close(&self.ring).await
+            }
+
+            /// Splits the stream into a half that receives and a half that sends, so
+            /// that two tasks can use both directions at once.
+            ///
+            /// Each half holds the descriptor, and it is closed once, when the last
+            /// half and the last op on it are gone; dropping one half shuts nothing
+            /// down.
+            #[doc = concat!("[`", stringify!($ty), "::reunite`] gives the stream back.")]
+            /// Sharing the stream through an `Rc` instead leaves no way to close it:
+            /// `close` takes the stream by value, which an `Rc` cannot give up.
+            ///
+            /// # Examples
+            ///
+            /// See [`ReadHalf`](crate::net::ReadHalf).
+            #[must_use = "dropping both halves closes the stream"]
+            pub fn into_split(self) -> (ReadHalf<$ty>, WriteHalf<$ty>) {
+                $crate::net::split::split(self.ring, self.fd)
+            }
+
+            /// Puts the two halves of a stream back together.
+            ///
+            /// Ops in flight on the halves are unaffected: they go on holding the
+            /// descriptor, which is now the stream's.
+            ///
+            /// # Errors
+            ///
+            /// If the halves come from two different streams: a
+            /// [`ReuniteError`](crate::net::ReuniteError) holding both halves, as they
+            /// were.
+            pub fn reunite(
+                read: ReadHalf<$ty>,
+                write: WriteHalf<$ty>,
+            ) -> Result<$ty, ReuniteError<$ty>> {
+                let (ring, fd) = $crate::net::split::reunite(read, write)?;
+                Ok($ty { ring, fd })
             }
         }
     };

@@ -2,11 +2,11 @@
 
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::addr::{self, RawAddr};
 use super::stream::stream_methods;
-use super::{sealed, set_backlog, socket, Stream};
+use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
 use crate::op::{Accept, Connect, Prepared, Recv, Send, Shutdown};
@@ -174,11 +174,19 @@ impl TcpStream {
     }
 }
 
-// `from_std`, `into_std`, `recv`, `send`, `send_all`, `shutdown`, `ring` and `close`,
-// shared with the other stream types.
+// `from_std`, `into_std`, `recv`, `send`, `send_all`, `shutdown`, `ring`, `close`,
+// `into_split` and `reunite`, shared with the other stream types.
 stream_methods!(TcpStream, net::TcpStream);
 
-impl sealed::Sealed for TcpStream {}
+impl sealed::Sealed for TcpStream {
+    fn peer_addr_of(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+        addr::peer_addr(fd)
+    }
+
+    fn local_addr_of(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+        addr::local_addr(fd)
+    }
+}
 
 impl Stream for TcpStream {
     type Addr = SocketAddr;

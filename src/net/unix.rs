@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::mem::{self, ManuallyDrop};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{self as std_unix, SocketAddr};
@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::addr::RawAddr;
 use super::stream::stream_methods;
-use super::{sealed, set_backlog, socket, Stream};
+use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
 use crate::op::{Accept, Connect, Prepared, Recv, Send, Shutdown};
@@ -97,7 +97,7 @@ impl UnixListener {
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        with_std(&self.fd, std_unix::UnixListener::local_addr)
+        with_std(self.fd.as_fd(), std_unix::UnixListener::local_addr)
     }
 
     /// The ring this listener belongs to.
@@ -167,7 +167,7 @@ impl UnixStream {
     ///
     /// As `getpeername(2)`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        with_std(&self.fd, std_unix::UnixStream::peer_addr)
+        with_std(self.fd.as_fd(), std_unix::UnixStream::peer_addr)
     }
 
     /// The local address.
@@ -176,15 +176,23 @@ impl UnixStream {
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        with_std(&self.fd, std_unix::UnixStream::local_addr)
+        with_std(self.fd.as_fd(), std_unix::UnixStream::local_addr)
     }
 }
 
-// `from_std`, `into_std`, `recv`, `send`, `send_all`, `shutdown`, `ring` and `close`,
-// shared with the other stream types.
+// `from_std`, `into_std`, `recv`, `send`, `send_all`, `shutdown`, `ring`, `close`,
+// `into_split` and `reunite`, shared with the other stream types.
 stream_methods!(UnixStream, std_unix::UnixStream);
 
-impl sealed::Sealed for UnixStream {}
+impl sealed::Sealed for UnixStream {
+    fn peer_addr_of(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+        with_std(fd, std_unix::UnixStream::peer_addr)
+    }
+
+    fn local_addr_of(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+        with_std(fd, std_unix::UnixStream::local_addr)
+    }
+}
 
 impl Stream for UnixStream {
     type Addr = SocketAddr;
@@ -220,11 +228,11 @@ impl Stream for UnixStream {
 crate::fd::impl_fd_traits!(UnixListener, UnixStream);
 
 /// Runs `f` on a `std` view of a descriptor, without taking it from its owner.
-fn with_std<T: FromRawFd, R>(fd: &SharedFd, f: impl FnOnce(&T) -> R) -> R {
-    // SAFETY: the descriptor is open for the whole call, because `fd` holds it.
+fn with_std<T: FromRawFd, R>(fd: BorrowedFd<'_>, f: impl FnOnce(&T) -> R) -> R {
+    // SAFETY: the descriptor is open for the whole call, because `fd` borrows it.
     // `ManuallyDrop` never closes it, and `f` gets a shared reference only, so it
     // cannot move the view out and close it either: ownership never really changes.
-    let view = ManuallyDrop::new(unsafe { T::from_raw_fd(fd.raw()) });
+    let view = ManuallyDrop::new(unsafe { T::from_raw_fd(fd.as_raw_fd()) });
     f(&view)
 }
 

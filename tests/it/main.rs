@@ -11,6 +11,7 @@ mod fds;
 mod fs_pipe;
 mod halt;
 mod holes;
+mod net_split;
 mod net_tcp;
 mod net_udp;
 mod net_unix;

@@ -22,14 +22,14 @@ use linear_uring::{CancelOutcome, DropPolicy, Ring};
 use crate::counted::CountedBuf;
 use crate::fds::{self, FdCheck};
 
-fn ring() -> Ring {
+pub(crate) fn ring() -> Ring {
     Ring::builder()
         .drop_policy(DropPolicy::Panic)
         .build()
         .unwrap()
 }
 
-fn reclaim_ring() -> Ring {
+pub(crate) fn reclaim_ring() -> Ring {
     Ring::builder()
         .drop_policy(DropPolicy::Reclaim)
         .build()
@@ -44,7 +44,7 @@ fn listener(ring: &Ring) -> (TcpListener, SocketAddr) {
 
 /// Lets the kernel finish what it is doing (a connection arriving, a cancel) and the
 /// ring reap it, without touching the ops under test.
-async fn pause(ring: &Ring, ms: u64) {
+pub(crate) async fn pause(ring: &Ring, ms: u64) {
     ring.sleep(Duration::from_millis(ms))
         .complete()
         .await
@@ -115,7 +115,7 @@ fn full_listener() -> (std::net::TcpListener, SocketAddr, std::net::TcpStream) {
 
 /// `len` bytes from a fixed-seed xorshift generator: reproducible, and unlike a
 /// repeating pattern, a chunk echoed out of order or twice does not match.
-fn pseudo_random(len: usize) -> Vec<u8> {
+pub(crate) fn pseudo_random(len: usize) -> Vec<u8> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..len)
         .map(|_| {
@@ -128,7 +128,7 @@ fn pseudo_random(len: usize) -> Vec<u8> {
 }
 
 /// Asserts that the peer of `client` closed the connection: a read sees end of file.
-fn assert_peer_closed(client: &mut std::net::TcpStream) {
+pub(crate) fn assert_peer_closed(client: &mut std::net::TcpStream) {
     client
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
