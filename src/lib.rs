@@ -155,6 +155,7 @@
 //! | an array by value (`id.to_be_bytes()`) given to a send | its bytes move with it, and a buffer must stay put: it is not [`IoBuf`] (`.to_vec()` it; a literal `b"..."` is a buffer) | `array_by_value_is_not_a_buffer` |
 //! | a `Box<[u8]>` given to a read or receive | a read appends to the spare capacity, and a boxed slice, always full, has none: it is not [`IoBufMut`] | `boxed_slice_has_no_room_to_read_into` |
 //! | a stream used after `close()` | `close` takes `self` | `stream_used_after_close` |
+//! | a stream shared through an `Rc` (to receive and send from two tasks), then closed | `close` takes `self`, which an `Rc` cannot give up (E0507); split it into owned halves instead ([`net::TcpStream::into_split`]) | `shared_stream_cannot_be_closed` |
 //! | a token built by hand, or taken apart to defuse its drop | private fields; [`Op`] implements `Drop` | `token_built_by_hand`, `token_defused_by_hand` |
 //! | [`OpKind`] or [`net::Stream`] implemented outside the crate; `Op<T>` of a non-op | both traits are sealed | `op_kind_is_sealed`, `stream_trait_is_sealed`, `not_an_op_kind` |
 //! | a plain future (`op.complete()`) given to [`race`] | `race` takes only [`Linear`] values, which it can hand back unfinished | `race_takes_tokens_not_futures` |
