@@ -24,6 +24,8 @@ const WAKE: u64 = 1 << 63 | 1;
 /// Async cancel requests: their own completion is ignored, because the outcome of a
 /// cancel is decided by the completion of the op it targets.
 const CANCEL: u64 = 1 << 63 | 2;
+/// `io_uring_enter(2)`'s flag to process completions (the crate does not export it).
+const IORING_ENTER_GETEVENTS: u32 = 1;
 /// Linked timeouts carry this tag and the index of their timespec in `link_specs`.
 /// Their completion only frees the timespec: the op they are linked to reports the
 /// outcome (`ECANCELED` when the timeout cut it off).
@@ -304,6 +306,29 @@ impl Driver {
         let sqe = opcode::AsyncCancel::new(target).build().user_data(CANCEL);
         // SAFETY: an async cancel carries no pointer.
         unsafe { self.push(&sqe) }
+    }
+
+    /// Submits what is queued and has the kernel run the ring's deferred work (with
+    /// `DEFER_TASKRUN`, completions are only processed when the ring enters the
+    /// kernel to get events), without waiting for a completion.
+    pub(crate) fn run_deferred(&mut self) -> io::Result<()> {
+        let to_submit = self.ring.submission().len() as u32;
+        // SAFETY: io_uring_enter(2) with no argument (`None`): the kernel reads no
+        // memory of ours beyond the queues it mapped, whose entries the pushes made
+        // valid (see `push`).
+        let entered = unsafe {
+            self.ring.submitter().enter::<libc::sigset_t>(
+                to_submit,
+                0,
+                IORING_ENTER_GETEVENTS,
+                None,
+            )
+        };
+        match entered {
+            Ok(_) => Ok(()),
+            Err(e) if is_transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Cancels the eventfd read, when the ring shuts down.

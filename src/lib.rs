@@ -241,6 +241,7 @@
 //! | `bytes` | `bytes::Bytes` as an [`IoBuf`] (its bytes, to send or write) and `bytes::BytesMut` as an [`IoBuf`] and [`IoBufMut`] (a read fills its spare capacity and grows its length, like a `Vec`). `Bytes::slice`, the inherent method, shadows [`IoBuf::slice`]: call `IoBuf::slice(bytes, range)` for a [`buf::Slice`] that hands the whole `Bytes` back. |
 
 pub mod buf;
+pub(crate) mod compose;
 mod driver;
 mod drop_policy;
 mod error;
@@ -256,14 +257,15 @@ mod token;
 mod unwind;
 
 pub use buf::{IoBuf, IoBufMut};
+pub use compose::{copy, Copied, Copying, Progress, ReadExact, Sink, Source, WriteAll};
 pub use drop_policy::{Abandoned, DropPolicy};
 pub use error::{Error, ErrorKind};
 pub use exec::JoinHandle;
 pub use op::{OpKind, Prepared};
 pub use race::{
-    cancel, cancel_all, complete, first_k, race, race_all, select, CancelAll, CancelLinear,
-    CompleteLinear, FinishedK, FirstK, Linear, Race, RaceAll, Raced, Raced3, Raced4, RacedAll,
-    Select, Selectable,
+    cancel, cancel_all, complete, deadline, first_k, race, race_all, select, CancelAll,
+    CancelLinear, CompleteLinear, Deadline, Expired, FinishedK, FirstK, Linear, Race, RaceAll,
+    Raced, Raced3, Raced4, RacedAll, Select, Selectable,
 };
 pub use ring::{Ring, RingBuilder, Stats};
 pub use token::{Cancel, CancelOutcome, Complete, Op, Sleep};

@@ -92,30 +92,6 @@ pub(crate) fn set_backlog(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
-/// Sends all of `buf`, one send op after another, for the stream types.
-pub(crate) async fn send_all<B: crate::IoBuf>(
-    ring: &Ring,
-    fd: &crate::fd::SharedFd,
-    mut buf: B,
-) -> (io::Result<()>, B) {
-    let mut sent = 0;
-    while sent < buf.bytes_init() {
-        let send = crate::op::Send::prepare(ring, fd, buf, sent);
-        let (result, back) = send.submit().complete().await;
-        buf = back;
-        match result {
-            Ok(0) => {
-                let err = io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes");
-                return (Err(err), buf);
-            }
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
-        }
-    }
-    (Ok(()), buf)
-}
-
 /// A new blocking, close-on-exec socket.
 ///
 /// io_uring waits for readiness itself; an `O_NONBLOCK` descriptor would make some

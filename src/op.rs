@@ -115,6 +115,12 @@ pub trait OpKind: Sealed + Sized + 'static {
         )
     }
 
+    /// Whether the kernel parks this op on an exclusive wait queue entry (accept). A
+    /// wake-up that reaches such an op while its cancel is pending is lost to the
+    /// ops waiting behind it, so the ring has the kernel finish the cancel at once.
+    #[doc(hidden)]
+    const EXCLUSIVE_WAIT: bool = false;
+
     /// Releases what a completion nobody will claim produced (closes a descriptor),
     /// returning the number of descriptors closed.
     #[doc(hidden)]
@@ -222,6 +228,15 @@ impl<K: OpKind> Prepared<K> {
     #[track_caller]
     pub fn submit(self) -> Op<K> {
         let location = Location::caller();
+        let id = self
+            .ring
+            .submit(Box::new(self.op), self.timeout, location, false);
+        token::submitted(self.ring, id, location, false)
+    }
+
+    /// Submits the op on behalf of a composite op created at `location`: the drop
+    /// policy and the `on_abandon` hook name the user's line, not the library's.
+    pub(crate) fn submit_at(self, location: &'static Location<'static>) -> Op<K> {
         let id = self
             .ring
             .submit(Box::new(self.op), self.timeout, location, false);

@@ -1,5 +1,5 @@
 //! Halt-safe tools: the [`Linear`] trait, [`race`], [`race_all`], [`select`] over
-//! values of different kinds, [`first_k`] and [`cancel_all`].
+//! values of different kinds, [`first_k`], [`cancel_all`] and [`deadline`].
 //!
 //! `select!` on an op is the bug this crate exists to prevent: whichever branch
 //! loses is dropped, and with io_uring the dropped op may already have accepted a
@@ -14,9 +14,11 @@ use std::task::{Context, Poll};
 
 use crate::token::CancelOutcome;
 
+mod deadline;
 mod many;
 mod select;
 
+pub use deadline::{deadline, Deadline, Expired};
 pub use many::{cancel_all, first_k, CancelAll, FinishedK, FirstK};
 pub use select::{select, Raced3, Raced4, Select, Selectable};
 

@@ -569,17 +569,27 @@ impl Inner {
     }
 
     /// Submits an async cancel for `id`, unless one was sent or it already finished.
-    pub(crate) fn request_cancel(&self, id: OpId) {
+    /// `exclusive`: the op waits on an exclusive wait queue entry (see
+    /// `OpKind::EXCLUSIVE_WAIT`).
+    pub(crate) fn request_cancel(&self, id: OpId, exclusive: bool) {
         let step = self.table.borrow_mut().cancel(id);
         if step == CancelStep::Submit {
-            self.push_cancel(id);
+            self.push_cancel(id, exclusive);
         }
     }
 
-    fn push_cancel(&self, id: OpId) {
+    fn push_cancel(&self, id: OpId, exclusive: bool) {
         if let Some(driver) = self.driver.borrow_mut().as_mut() {
             // If even flushing fails the ring is broken; the shutdown will retry.
             let _ = driver.push_cancel(id.to_user_data());
+            if exclusive {
+                // Linux 6.18 with DEFER_TASKRUN: until the kernel runs the cancel's
+                // deferred work, the op stays first on the exclusive wait queue and
+                // swallows the wake-ups of the connections that arrive, so another
+                // accept submitted meanwhile never wakes for them. Run that work now,
+                // before the caller can submit anything else.
+                let _ = driver.run_deferred();
+            }
         }
     }
 
@@ -592,6 +602,7 @@ impl Inner {
         name: &'static str,
         location: &'static Location<'static>,
         quiet: bool,
+        exclusive: bool,
     ) {
         let orphan = self.table.borrow_mut().orphan(id);
         let mut panicked = None;
@@ -601,7 +612,7 @@ impl Inner {
                 waker,
             } => {
                 if submit_cancel {
-                    self.push_cancel(id);
+                    self.push_cancel(id, exclusive);
                 }
                 catch_user(&mut panicked, || drop(waker));
             }

@@ -168,7 +168,7 @@ impl<K: OpKind> Linear for Op<K> {
     fn start_cancel(&mut self) {
         if self.live && !self.cancelling {
             self.cancelling = true;
-            self.ring.request_cancel(self.id);
+            self.ring.request_cancel(self.id, K::EXCLUSIVE_WAIT);
         }
     }
 
@@ -189,8 +189,13 @@ impl<K: OpKind> Drop for Op<K> {
     fn drop(&mut self) {
         if self.live {
             self.live = false;
-            self.ring
-                .abandon(self.id, K::NAME, self.location, self.quiet);
+            self.ring.abandon(
+                self.id,
+                K::NAME,
+                self.location,
+                self.quiet,
+                K::EXCLUSIVE_WAIT,
+            );
         }
     }
 }

@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use crate::buf::{IoBuf, IoBufMut};
+use crate::compose::{Endpoint, ReadExact, WriteAll};
 use crate::fd::{set_blocking, SharedFd};
 use crate::op::{Prepared, Read, Write};
 use crate::Ring;
@@ -210,7 +211,7 @@ impl File {
     }
 
     /// Writes all of `buf`'s initialised bytes at `offset`, one write op after
-    /// another, and gives the buffer back.
+    /// another, and gives the buffer back: a [`WriteAll`], submitted now.
     ///
     /// # Errors
     ///
@@ -219,18 +220,20 @@ impl File {
     ///
     /// # Cancellation
     ///
-    /// This is a composite future: dropping it while a write is in flight abandons
-    /// that op (see [`Op`](crate::Op)), and how much was written is lost.
+    /// See [`WriteAll`]: `cancel()` reports the bytes written and hands the buffer
+    /// back; it can be raced and given a deadline like a single op.
     ///
     /// # References
     ///
     /// `io_uring_prep_write(3)`, `pwrite(2)`.
-    pub async fn write_all_at<B: IoBuf>(&self, buf: B, offset: u64) -> (io::Result<()>, B) {
-        write_all(&self.ring, &self.fd, buf, Some(offset)).await
+    #[track_caller]
+    pub fn write_all_at<B: IoBuf>(&self, buf: B, offset: u64) -> WriteAll<B> {
+        WriteAll::new(Endpoint::file(&self.ring, &self.fd, Some(offset)), buf)
     }
 
     /// Writes all of `buf`'s initialised bytes at the current position, one write op
-    /// after another, and gives the buffer back. The way to fill a pipe.
+    /// after another, and gives the buffer back: a [`WriteAll`]. The way to fill a
+    /// pipe.
     ///
     /// # Errors
     ///
@@ -243,8 +246,50 @@ impl File {
     /// # References
     ///
     /// `io_uring_prep_write(3)` with offset `-1`, `write(2)`.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        write_all(&self.ring, &self.fd, buf, None).await
+    #[track_caller]
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> WriteAll<B> {
+        WriteAll::new(Endpoint::file(&self.ring, &self.fd, None), buf)
+    }
+
+    /// Reads at `offset` until `buf`'s spare capacity is full, one read op after
+    /// another: a [`ReadExact`], submitted now. `Vec::with_capacity(n)` reads exactly
+    /// `n` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the file ends first (the buffer holds what was read),
+    /// `InvalidInput` for a buffer with no spare capacity, or the first failed read's
+    /// error.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`ReadExact`]: `cancel()` hands back the buffer with every byte read.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_read(3)`, `pread(2)`.
+    #[track_caller]
+    pub fn read_exact_at<B: IoBufMut>(&self, buf: B, offset: u64) -> ReadExact<B> {
+        ReadExact::new(Endpoint::file(&self.ring, &self.fd, Some(offset)), buf)
+    }
+
+    /// Reads at the current position until `buf`'s spare capacity is full: a
+    /// [`ReadExact`]. The way to read a message of known length from a pipe.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_exact_at`](File::read_exact_at).
+    ///
+    /// # Cancellation
+    ///
+    /// As [`read_exact_at`](File::read_exact_at).
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_read(3)` with offset `-1`, `read(2)`.
+    #[track_caller]
+    pub fn read_exact<B: IoBufMut>(&self, buf: B) -> ReadExact<B> {
+        ReadExact::new(Endpoint::file(&self.ring, &self.fd, None), buf)
     }
 
     /// The ring this file belongs to.
@@ -270,45 +315,14 @@ impl File {
     }
 }
 
-/// Writes all of `buf` at `offset` (`None`: the current position).
-async fn write_all<B: IoBuf>(
-    ring: &Ring,
-    fd: &SharedFd,
-    mut buf: B,
-    offset: Option<u64>,
-) -> (io::Result<()>, B) {
-    let mut written = 0;
-    while written < buf.bytes_init() {
-        let at = match offset {
-            None => Some(CURRENT_POSITION),
-            // `CURRENT_POSITION` is not a file offset: landing on it is overflow too.
-            Some(offset) => (written as u64)
-                .checked_add(offset)
-                .filter(|&at| at != CURRENT_POSITION),
-        };
-        let Some(at) = at else {
-            let err = io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "write_all_at: the file offset overflows u64",
-            );
-            return (Err(err), buf);
-        };
-        let (result, back) = Write::prepare(ring, fd, buf, written, at)
-            .submit()
-            .complete()
-            .await;
-        buf = back;
-        match result {
-            Ok(0) => {
-                let err = io::Error::new(io::ErrorKind::WriteZero, "the file accepted no bytes");
-                return (Err(err), buf);
-            }
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
-        }
+impl crate::compose::Endpoints for File {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::file(&self.ring, &self.fd, None)
     }
-    (Ok(()), buf)
 }
+
+impl crate::Source for File {}
+
+impl crate::Sink for File {}
 
 crate::fd::impl_fd_traits!(File);

@@ -13,9 +13,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use super::Stream;
 use crate::buf::{IoBuf, IoBufMut};
+use crate::compose::{Endpoint, Endpoints};
 use crate::fd::SharedFd;
 use crate::op::{Prepared, Recv, Send, Shutdown};
-use crate::Ring;
+use crate::{ReadExact, Ring, WriteAll};
 
 /// The receiving half of a stream, from `into_split` on
 /// [`TcpStream`](super::TcpStream::into_split) or
@@ -134,6 +135,24 @@ impl<S: Stream> ReadHalf<S> {
         Recv::prepare(&self.ring, &self.fd, buf)
     }
 
+    /// Receives until `buf`'s spare capacity is full, one receive after another: a
+    /// [`ReadExact`](crate::ReadExact), submitted now.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer ends the stream first (the buffer holds what
+    /// arrived), `InvalidInput` for a buffer with no spare capacity, or the first
+    /// failed receive's error.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`ReadExact`](crate::ReadExact): a cancel hands back the buffer with every
+    /// byte that arrived.
+    #[track_caller]
+    pub fn recv_exact<B: IoBufMut>(&self, buf: B) -> ReadExact<B> {
+        ReadExact::new(Endpoint::socket(&self.ring, &self.fd), buf)
+    }
+
     /// The peer's address.
     ///
     /// # Errors
@@ -189,7 +208,7 @@ impl<S: Stream> WriteHalf<S> {
     }
 
     /// Sends all of `buf`'s initialised bytes, one send op after another, and gives
-    /// the buffer back.
+    /// the buffer back: a [`WriteAll`](crate::WriteAll), submitted now.
     ///
     /// # Errors
     ///
@@ -197,10 +216,11 @@ impl<S: Stream> WriteHalf<S> {
     ///
     /// # Cancellation
     ///
-    /// This is a composite future: dropping it while a send is in flight abandons
-    /// that op (see [`Op`](crate::Op)), and how much was sent is lost.
-    pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        super::send_all(&self.ring, &self.fd, buf).await
+    /// See [`WriteAll`](crate::WriteAll): it can be raced, given a
+    /// [`deadline`](crate::deadline) and cancelled, which reports the bytes sent.
+    #[track_caller]
+    pub fn send_all<B: IoBuf>(&self, buf: B) -> WriteAll<B> {
+        WriteAll::new(Endpoint::socket(&self.ring, &self.fd), buf)
     }
 
     /// Describes a shutdown of the sending direction (`SHUT_WR`): the peer receives
@@ -323,3 +343,19 @@ impl<S> fmt::Display for ReuniteError<S> {
 }
 
 impl<S> Error for ReuniteError<S> {}
+
+impl<S> Endpoints for ReadHalf<S> {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::socket(&self.ring, &self.fd)
+    }
+}
+
+impl<S> crate::Source for ReadHalf<S> {}
+
+impl<S> Endpoints for WriteHalf<S> {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::socket(&self.ring, &self.fd)
+    }
+}
+
+impl<S> crate::Sink for WriteHalf<S> {}

@@ -18,6 +18,16 @@
 /// paths.
 macro_rules! stream_methods {
     ($ty:ident, $std:ty) => {
+        impl $crate::compose::Endpoints for $ty {
+            fn endpoint(&self) -> $crate::compose::Endpoint {
+                $crate::compose::Endpoint::socket(&self.ring, &self.fd)
+            }
+        }
+
+        impl $crate::Source for $ty {}
+
+        impl $crate::Sink for $ty {}
+
         impl $ty {
             /// Wraps a connected `std` stream (made blocking: the ring waits for it).
             ///
@@ -68,7 +78,7 @@ macro_rules! stream_methods {
             }
 
             /// Sends all of `buf`'s initialised bytes, one send op after another, and
-            /// gives the buffer back.
+            /// gives the buffer back: a [`WriteAll`](crate::WriteAll), submitted now.
             ///
             /// # Errors
             ///
@@ -77,10 +87,31 @@ macro_rules! stream_methods {
             ///
             /// # Cancellation
             ///
-            /// This is a composite future: dropping it while a send is in flight
-            /// abandons that op (see [`Op`](crate::Op)), and how much was sent is lost.
-            pub async fn send_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-                $crate::net::send_all(&self.ring, &self.fd, buf).await
+            /// See [`WriteAll`](crate::WriteAll): it can be raced, given a
+            /// [`deadline`](crate::deadline) and cancelled, which reports the bytes
+            /// sent and hands the buffer back.
+            #[track_caller]
+            pub fn send_all<B: IoBuf>(&self, buf: B) -> $crate::WriteAll<B> {
+                $crate::WriteAll::new($crate::compose::Endpoint::socket(&self.ring, &self.fd), buf)
+            }
+
+            /// Receives until `buf`'s spare capacity is full, one receive after
+            /// another: a [`ReadExact`](crate::ReadExact), submitted now.
+            /// `Vec::with_capacity(n)` receives exactly `n` bytes.
+            ///
+            /// # Errors
+            ///
+            /// `UnexpectedEof` if the peer ends the stream first (the buffer holds what
+            /// arrived), `InvalidInput` for a buffer with no spare capacity, or the
+            /// first failed receive's error.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`ReadExact`](crate::ReadExact): a cancel hands back the buffer with
+            /// every byte that arrived.
+            #[track_caller]
+            pub fn recv_exact<B: IoBufMut>(&self, buf: B) -> $crate::ReadExact<B> {
+                $crate::ReadExact::new($crate::compose::Endpoint::socket(&self.ring, &self.fd), buf)
             }
 
             /// Describes a shutdown of one or both directions of the connection.

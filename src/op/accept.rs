@@ -69,6 +69,7 @@ impl<S: Stream> OpKind for Accept<S> {
     type Residue = ();
     const NAME: &'static str = "Accept";
     const OPCODE: u8 = opcode::Accept::CODE;
+    const EXCLUSIVE_WAIT: bool = true;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Accept::new(

@@ -140,3 +140,36 @@ fn completion_queue_overflow_loses_no_completion() {
     assert_eq!(count, 320);
     assert_eq!(ring.stats().completed, 320);
 }
+
+#[test]
+fn busy_task_yielding_in_a_loop_does_not_starve_completions() {
+    // The ring runs on its own thread so that a livelock fails the test instead of
+    // hanging it: the thread would spin forever.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ring = Ring::new().unwrap();
+        let done = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = done.clone();
+        // Always runnable: the executor never has a reason to wait in the kernel.
+        let busy = ring.spawn(async move {
+            let mut spins = 0u64;
+            while !flag.get() {
+                futures_lite::future::yield_now().await;
+                spins += 1;
+            }
+            spins
+        });
+        ring.block_on(async {
+            ring.sleep(std::time::Duration::from_millis(10))
+                .await
+                .unwrap();
+            done.set(true);
+        });
+        let spins = ring.block_on(busy);
+        let _ = tx.send(spins);
+    });
+    let spins = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the timer never completed while another task kept yielding");
+    assert!(spins > 0);
+}

@@ -253,3 +253,42 @@ fn linked_timeout_fired_is_timed_out_while_cancel_and_shutdown_stay_distinct() {
     drop(listener);
     fds.finish();
 }
+
+/// Pins a workaround: on Linux 6.18 with `DEFER_TASKRUN`, an abandoned accept whose
+/// cancel the kernel has not finished stays first on the listener's exclusive wait
+/// queue and swallows the wake-ups of arriving connections, so the next accept on
+/// the listener never woke for them. The ring now has the kernel finish the cancel
+/// before anything else can be submitted.
+#[test]
+fn accept_abandoned_then_resubmitted_still_wakes_for_connections_arriving_at_once() {
+    let fds = FdCheck::start();
+    let ring = Ring::builder()
+        .drop_policy(DropPolicy::Reclaim)
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let clients = ring.block_on(async {
+        let first = listener.accept().submit();
+        // Let it reach the kernel and wait there.
+        ring.sleep(Duration::ZERO).await.unwrap();
+        drop(first);
+        let second = listener.accept().submit();
+        // A turn that does not wait: the ring submits both without asking the
+        // kernel for events, so without the workaround the cancel's deferred work
+        // would still be pending when the connections below arrive.
+        futures_lite::future::yield_now().await;
+        let clients: Vec<_> = (0..4)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let accepted = linear_uring::deadline(second, ring.sleep(Duration::from_secs(2))).await;
+        let (stream, _) = accepted
+            .expect("the accept never woke for the connections waiting on the listener")
+            .unwrap();
+        stream.close().await.unwrap();
+        clients
+    });
+    assert_eq!(ring.stats().in_flight, 0);
+    drop((clients, listener, ring));
+    fds.finish();
+}

@@ -1,6 +1,7 @@
 //! Integration tests against the real kernel, in one binary.
 
 mod buf_contract;
+mod compose;
 mod core;
 mod counted;
 mod drop_policy;

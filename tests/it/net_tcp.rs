@@ -293,16 +293,15 @@ fn tcp_accept_dropped_before_kernel_saw_it_reclaim_closes_late_accepted_fd() {
     let ring = reclaim_ring();
     let (listener, addr) = listener(&ring);
     let accept = listener.accept().submit();
-    // The accept is in the submission queue, not yet in the kernel. Dropping it
-    // queues an async cancel behind it: the op is in flight, its completion to come.
-    drop(accept);
-    assert_eq!(ring.stats().in_flight, 1);
-    assert_eq!(ring.stats().fds_closed, 0);
-    // A client arrives before the ring next enters the kernel. The kernel then runs
-    // the accept first (submission order), which takes the connection at once, and
-    // the cancel behind it finds nothing to cancel: the completion carries a
-    // descriptor, which the ring must close.
+    // The accept is in the submission queue, not yet in the kernel, when a client
+    // arrives.
     let mut client = std::net::TcpStream::connect(addr).unwrap();
+    // Dropping it queues an async cancel behind it, and the ring submits both at
+    // once. The kernel runs the accept first (submission order), which takes the
+    // connection, and the cancel behind it finds nothing to cancel: the completion
+    // carries a descriptor, which the ring must close.
+    drop(accept);
+    assert_eq!(ring.stats().abandoned, 1);
     settle(&ring);
     let stats = ring.stats();
     assert_eq!(stats.in_flight, 0, "{stats:?}");
@@ -315,29 +314,30 @@ fn tcp_accept_dropped_before_kernel_saw_it_reclaim_closes_late_accepted_fd() {
 }
 
 #[test]
-fn tcp_accept_dropped_while_waiting_then_client_arrives_reclaim_closes_late_accepted_fd() {
+fn tcp_accept_completed_in_kernel_then_dropped_before_reap_reclaim_closes_late_accepted_fd() {
     let fds = FdCheck::start();
     // Without `DEFER_TASKRUN`, the kernel finishes a woken op as soon as this thread
-    // returns from any system call, so the accept below completes before the ring
-    // sends the cancel that the drop queued. (With it, the cancel wins: see the next
-    // test.)
+    // returns from any system call, so the accept below completes in the kernel
+    // before its token is dropped and before the ring reaps it: the cancel finds
+    // nothing, and the ring must close the descriptor the completion carries.
     let ring = Ring::builder()
         .drop_policy(DropPolicy::Reclaim)
         .fast_taskrun(false)
         .build()
         .unwrap();
     let (listener, addr) = listener(&ring);
-    ring.block_on(async {
+    let mut client = ring.block_on(async {
         let accept = listener.accept().submit();
-        // The accept waits in the kernel; then its token is dropped.
+        // The accept waits in the kernel, and takes the client that arrives.
         pause(&ring, 1).await;
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        // Any system call returning runs the accept's task work; this one also
+        // leaves loopback time to finish the handshake first.
+        std::thread::sleep(Duration::from_millis(5));
+        // Then its token is dropped, before the ring reaped its completion.
         drop(accept);
+        client
     });
-    assert_eq!(ring.stats().in_flight, 1);
-    let mut client = std::net::TcpStream::connect(addr).unwrap();
-    // Any system call returning runs the accept's task work; this one also leaves
-    // loopback time to finish the handshake first.
-    std::thread::sleep(Duration::from_millis(5));
     settle(&ring);
     let stats = ring.stats();
     assert_eq!(stats.in_flight, 0, "{stats:?}");
