@@ -39,6 +39,7 @@ use crate::fds::{self, FdCheck};
 pub(crate) mod check;
 mod fate;
 mod io;
+mod panic;
 pub(crate) mod pipe;
 mod tcp;
 

@@ -318,6 +318,8 @@ pub(crate) struct Ledger {
     live: RefCell<BTreeSet<u64>>,
     double_drops: Cell<u64>,
     retired: RefCell<Vec<Vec<u8>>>,
+    /// Called by every buffer's drop after its accounting.
+    drop_hook: Cell<Option<fn()>>,
 }
 
 /// What a dropped buffer's memory is filled with.
@@ -348,6 +350,12 @@ impl Ledger {
             ledger: self.clone(),
             dropped: Rc::new(Cell::new(false)),
         }
+    }
+
+    /// Has every later buffer drop call `hook` once its accounting is done, so that a
+    /// hook that panics leaves the ledger right.
+    pub(crate) fn set_drop_hook(&self, hook: fn()) {
+        self.drop_hook.set(Some(hook));
     }
 
     pub(crate) fn created(&self) -> u64 {
@@ -429,6 +437,9 @@ impl Drop for CountedBuf {
         bytes.clear();
         bytes.resize(capacity, POISON);
         ledger.retired.borrow_mut().push(bytes);
+        if let Some(hook) = ledger.drop_hook.get() {
+            hook();
+        }
     }
 }
 
@@ -520,4 +531,16 @@ fn storm_ledger_counts_drops_and_sees_late_writes() {
     // A write after the drop, as the kernel would do into a buffer freed too early.
     ledger.retired.borrow_mut()[0][3] = 0;
     assert!(ledger.audit().is_err(), "a late write went unnoticed");
+}
+
+#[test]
+fn storm_ledger_drop_hook_that_panics_runs_after_the_accounting() {
+    let ledger = Ledger::new();
+    ledger.set_drop_hook(|| std::panic::panic_any("a buffer's drop panicked"));
+    let buf = ledger.filled(vec![1, 2, 3]);
+    let flag = buf.drop_flag();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(buf)));
+    assert!(dropped.is_err(), "the hook did not run");
+    assert!(flag.get());
+    ledger.audit().unwrap();
 }

@@ -25,12 +25,12 @@ use super::fate::{self, timed_out, Fate, Outcome};
 use super::io::{self, Inbound};
 use super::{ConnId, Ctx, Label, PeerPlan};
 
-const GREETING: usize = 16;
+pub(super) const GREETING: usize = 16;
 /// How often an accept loop that must not give up looks at whether it is done.
-const TICK: Duration = Duration::from_millis(2);
+pub(super) const TICK: Duration = Duration::from_millis(2);
 
 /// The keys of a connection's two streams: the subject's and the peer's.
-fn keys(ctx: &Ctx, id: ConnId) -> (u64, u64) {
+pub(super) fn keys(ctx: &Ctx, id: ConnId) -> (u64, u64) {
     let conn = u64::from(id.listener) << 16 | u64::from(id.client);
     let base = mix(ctx.seed ^ mix(conn));
     (mix(base ^ 1), mix(base ^ 2))
@@ -402,11 +402,16 @@ async fn peer(ctx: &Ctx, stream: TcpStream, id: ConnId, plan: PeerPlan) -> bool 
     true
 }
 
-fn set_int_option(stream: &TcpStream, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
+pub(super) fn set_int_option(
+    stream: &TcpStream,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) {
     set_option(stream, level, name, &value);
 }
 
-fn set_option<T>(stream: &TcpStream, level: libc::c_int, name: libc::c_int, value: &T) {
+pub(super) fn set_option<T>(stream: &TcpStream, level: libc::c_int, name: libc::c_int, value: &T) {
     // SAFETY: passes a live value and its exact size; the descriptor is open while
     // `stream` holds it.
     let rc = unsafe {
