@@ -100,14 +100,10 @@ pub(super) async fn server_group(round: Rc<Round>, me: TaskId, group: u64, clien
                 Outcome::Output(Err(e)) if timed_out(&e) => None,
                 Outcome::Output(Err(e)) => ctx.fail(format!("{other:?} accept failed: {e}")),
                 Outcome::Cancelled(()) => None,
-                Outcome::Abandoned => {
-                    // The cancel of the abandoned accept must reach the kernel before
-                    // the next accept: under DEFER_TASKRUN (Linux 6.18) an accept
-                    // submitted in the same io_uring_enter as the cancel of an armed
-                    // accept on its listener never hears of later connections.
-                    ctx.ring.sleep(TICK).await.expect("timer");
-                    None
-                }
+                // The next accept follows at once: the ring has the kernel finish the
+                // abandoned accept's cancel first (a Linux 6.18 lost wake-up, see
+                // `halt::accept_abandoned_then_resubmitted_...`).
+                Outcome::Abandoned => None,
             },
         };
         if let Some((stream, peer)) = conn {
