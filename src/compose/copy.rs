@@ -95,6 +95,7 @@ pub fn copy<R: Source + ?Sized, W: Sink + ?Sized>(from: &R, to: &W) -> Copying {
         to: to.endpoint(),
         location,
         copied: 0,
+        partial: 0,
         last_progress: Instant::now(),
         state,
     }
@@ -107,6 +108,8 @@ pub struct Copying {
     to: Endpoint,
     location: &'static Location<'static>,
     copied: u64,
+    /// Bytes of the chunk being written that have gone out already.
+    partial: usize,
     last_progress: Instant,
     state: State,
 }
@@ -133,7 +136,7 @@ impl Copying {
         self.copied
     }
 
-    /// When bytes last moved: a read got some, or a write finished (or when the copy
+    /// When bytes last moved: a read got some, or a write sent some (or when the copy
     /// began). For idle timeouts: a copy that is raced against a timer and loses is
     /// still in flight, and this says whether it has been idle all along.
     pub fn last_progress(&self) -> Instant {
@@ -177,13 +180,22 @@ impl Linear for Copying {
                     (Err(e), buf) if e.kind() == io::ErrorKind::Interrupted => self.read(buf),
                     (Err(e), _) => State::Ready(Err(e)),
                 },
-                State::Writing(write) => match std::task::ready!(write.poll_complete(cx)) {
-                    (Ok(()), buf) => {
+                State::Writing(write) => match write.poll_complete(cx) {
+                    Poll::Pending => {
+                        // A short send that went through is progress too.
+                        if write.done() != self.partial {
+                            self.partial = write.done();
+                            self.last_progress = Instant::now();
+                        }
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((Ok(()), buf)) => {
                         self.copied += buf.len() as u64;
+                        self.partial = 0;
                         self.last_progress = Instant::now();
                         self.read(buf)
                     }
-                    (Err(e), _) => State::Ready(Err(e)),
+                    Poll::Ready((Err(e), _)) => State::Ready(Err(e)),
                 },
                 State::Ready(_) => {
                     let State::Ready(result) = std::mem::replace(&mut self.state, State::Spent)

@@ -344,6 +344,16 @@ impl<S> fmt::Display for ReuniteError<S> {
 
 impl<S> Error for ReuniteError<S> {}
 
+impl<S> From<ReuniteError<S>> for io::Error {
+    /// An `InvalidInput` error with the same message, for `?` in a function that
+    /// returns `io::Result` (an `io::Error` must be `Send`, and the halves are not).
+    /// The halves are dropped: each releases its share of its stream's descriptor,
+    /// which is closed once the last share goes.
+    fn from(err: ReuniteError<S>) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, err.to_string())
+    }
+}
+
 impl<S> Endpoints for ReadHalf<S> {
     fn endpoint(&self) -> Endpoint {
         Endpoint::socket(&self.ring, &self.fd)
