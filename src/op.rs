@@ -228,18 +228,14 @@ impl<K: OpKind> Prepared<K> {
     #[track_caller]
     pub fn submit(self) -> Op<K> {
         let location = Location::caller();
-        let id = self
-            .ring
-            .submit(Box::new(self.op), self.timeout, location, false);
+        let id = self.ring.submit(Box::new(self.op), self.timeout);
         token::submitted(self.ring, id, location, false)
     }
 
     /// Submits the op on behalf of a composite op created at `location`: the drop
     /// policy and the `on_abandon` hook name the user's line, not the library's.
     pub(crate) fn submit_at(self, location: &'static Location<'static>) -> Op<K> {
-        let id = self
-            .ring
-            .submit(Box::new(self.op), self.timeout, location, false);
+        let id = self.ring.submit(Box::new(self.op), self.timeout);
         token::submitted(self.ring, id, location, false)
     }
 
@@ -247,9 +243,7 @@ impl<K: OpKind> Prepared<K> {
     #[track_caller]
     pub(crate) fn submit_quiet(self) -> Op<K> {
         let location = Location::caller();
-        let id = self
-            .ring
-            .submit(Box::new(self.op), self.timeout, location, true);
+        let id = self.ring.submit(Box::new(self.op), self.timeout);
         token::submitted(self.ring, id, location, true)
     }
 }

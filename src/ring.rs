@@ -21,7 +21,7 @@ use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
-use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Stored, Table};
+use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Report, Stored, Table};
 use crate::token::{Op, Sleep};
 use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
 
@@ -415,11 +415,14 @@ enum Lifecycle {
     ShutDown,
 }
 
+/// An abandoned op whose final completion was reaped, waiting to be released.
+type Released = (Box<dyn Erased>, Completion, Report);
+
 /// The state every handle, token and description of one ring shares.
 pub(crate) struct Inner {
     /// `None` once the ring has shut down.
     driver: RefCell<Option<Driver>>,
-    table: RefCell<Table<Entry>>,
+    table: RefCell<Table<Box<dyn Erased>>>,
     exec: Executor,
     counters: Counters,
     policy: DropPolicy,
@@ -431,36 +434,16 @@ pub(crate) struct Inner {
     /// Scratch space for the wakers and orphan releases of one reap, kept to avoid an
     /// allocation per tick.
     wakers: Cell<Vec<Waker>>,
-    released: Cell<Vec<(Entry, Completion)>>,
-}
-
-/// What the table holds for an op: the op, and what the `on_abandon` hook reports
-/// if its token is dropped.
-pub(crate) struct Entry {
-    op: Box<dyn Erased>,
-    location: &'static Location<'static>,
-    /// A quiet op (a timer) is not reported when abandoned.
-    quiet: bool,
+    released: Cell<Vec<Released>>,
 }
 
 impl Inner {
     /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
     /// reach the kernel is recorded as completed with the reason.
-    pub(crate) fn submit<K: OpKind>(
-        &self,
-        mut op: Box<K>,
-        link_timeout: Option<Duration>,
-        location: &'static Location<'static>,
-        quiet: bool,
-    ) -> OpId {
+    pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>, link_timeout: Option<Duration>) -> OpId {
         // An op the kernel must not see (a read with no room) fails at once, like an
         // unsupported opcode. Checked before any borrow: it calls user code.
         if let Err(err) = op.check() {
-            let op = Entry {
-                op,
-                location,
-                quiet,
-            };
             let mut table = self.table.borrow_mut();
             return table.insert_completed(op, Completion::failed(err));
         }
@@ -468,11 +451,6 @@ impl Inner {
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.
         let sqe = op.sqe();
-        let op = Entry {
-            op,
-            location,
-            quiet,
-        };
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
@@ -523,11 +501,6 @@ impl Inner {
     }
 
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
-        self.poll_entry(id, waker)
-            .map(|(entry, completion)| (entry.op, completion))
-    }
-
-    fn poll_entry(&self, id: OpId, waker: &Waker) -> Poll<(Entry, Completion)> {
         let main = self.exec.is_main_waker(waker);
         // The common case of ops awaited directly in `block_on` stores no waker.
         let polled = self
@@ -535,7 +508,12 @@ impl Inner {
             .borrow_mut()
             .poll_waiting(id, (!main).then_some(waker));
         match polled {
-            Polled::Ready(data, completion) => return Poll::Ready((data, completion)),
+            Polled::Ready(data, mut completion) => {
+                if completion.timed_out() {
+                    report_timeout(&mut completion, data.name());
+                }
+                return Poll::Ready((data, completion));
+            }
             // A replaced waker is dropped here, with no borrow held.
             Polled::Pending(replaced) => drop(replaced),
             Polled::NeedsWaker => {
@@ -549,8 +527,11 @@ impl Inner {
                         // shutdown, say): take the result now.
                         drop(unused);
                         match self.table.borrow_mut().poll_waiting(id, None) {
-                            Polled::Ready(data, completion) => {
-                                return Poll::Ready((data, completion))
+                            Polled::Ready(data, mut completion) => {
+                                if completion.timed_out() {
+                                    report_timeout(&mut completion, data.name());
+                                }
+                                return Poll::Ready((data, completion));
                             }
                             _ => unreachable!("a completed op is ready"),
                         }
@@ -604,7 +585,9 @@ impl Inner {
         quiet: bool,
         exclusive: bool,
     ) {
-        let orphan = self.table.borrow_mut().orphan(id);
+        // Where it was submitted, for the `on_abandon` hook; a quiet op is not reported.
+        let report = (!quiet).then_some(location);
+        let orphan = self.table.borrow_mut().orphan(id, report);
         let mut panicked = None;
         match orphan {
             Orphan::InFlight {
@@ -616,8 +599,8 @@ impl Inner {
                 }
                 catch_user(&mut panicked, || drop(waker));
             }
-            Orphan::Completed(entry, completion) => {
-                self.release_orphan(entry, completion, &mut panicked);
+            Orphan::Completed(data, completion) => {
+                self.release_orphan(data, completion, report, &mut panicked);
             }
         }
         if !quiet {
@@ -712,7 +695,7 @@ impl Inner {
         // The scratch vectors are only taken out of their cells when a completion
         // needs them: ops awaited by the `block_on` future need neither.
         let mut wakers: Option<Vec<Waker>> = None;
-        let mut released: Option<Vec<(Entry, Completion)>> = None;
+        let mut released: Option<Vec<Released>> = None;
         let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
         {
             let mut table = self.table.borrow_mut();
@@ -732,9 +715,9 @@ impl Inner {
                         wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
                     }
                     Reaped::Wake(None) => {}
-                    Reaped::Release(data, completion) => released
+                    Reaped::Release(data, completion, report) => released
                         .get_or_insert_with(|| self.released.take())
-                        .push((data, completion)),
+                        .push((data, completion, report)),
                     Reaped::Stale(completion) => {
                         debug_assert!(false, "stale completion for {id:?}: {completion:?}");
                     }
@@ -754,8 +737,8 @@ impl Inner {
         if let Some(mut released) = released {
             // A buffer's drop that panics must not strand the other orphans (their
             // descriptors unclosed) nor the wakers below.
-            while let Some((entry, completion)) = released.pop() {
-                self.release_orphan(entry, completion, &mut panicked);
+            while let Some((data, completion, report)) = released.pop() {
+                self.release_orphan(data, completion, report, &mut panicked);
             }
             self.released.set(released);
         }
@@ -773,13 +756,19 @@ impl Inner {
     /// Releases an abandoned op whose final completion is known: reports it to the
     /// `on_abandon` hook, then closes what it produced and drops its buffers. Both are
     /// user code; a panic is kept in `panicked`.
-    fn release_orphan(&self, entry: Entry, completion: Completion, panicked: &mut Option<Payload>) {
-        if let (Some(hook), false) = (&self.on_abandon, entry.quiet) {
-            let abandoned = Abandoned::new(entry.op.name(), entry.location, &completion);
+    fn release_orphan(
+        &self,
+        data: Box<dyn Erased>,
+        completion: Completion,
+        report: Report,
+        panicked: &mut Option<Payload>,
+    ) {
+        if let (Some(hook), Some(location)) = (&self.on_abandon, report) {
+            let abandoned = Abandoned::new(data.name(), location, &completion);
             catch_user(panicked, || hook(&abandoned));
         }
         catch_user(panicked, || {
-            let closed = entry.op.release(completion);
+            let closed = data.release(completion);
             Counters::add(&self.counters.fds_closed, closed);
         });
     }
@@ -869,9 +858,9 @@ impl Drop for Inner {
         // No token is left: release completions nobody will claim (close the
         // descriptors they produced).
         let unclaimed = self.table.get_mut().take_completed();
-        for (entry, completion) in unclaimed {
+        for (data, completion) in unclaimed {
             catch_user(&mut panicked, || {
-                entry.op.release(completion);
+                data.release(completion);
             });
         }
         resume_first(panicked);
@@ -886,6 +875,14 @@ impl fmt::Debug for Inner {
             .field("exec", &self.exec)
             .finish_non_exhaustive()
     }
+}
+
+/// Reports a completion cut off by its op's linked timeout as a timeout (the kernel's
+/// errno stays in `Completion::errno`). Out of line: the common path stays small.
+#[cold]
+#[inline(never)]
+fn report_timeout(completion: &mut Completion, op: &'static str) {
+    completion.result = Err(Error::timed_out(op).into());
 }
 
 /// Ends a `block_on` whose future or user code panicked: drops the future first,

@@ -25,7 +25,9 @@
 use std::fmt;
 use std::io;
 use std::mem;
+use std::num::NonZeroU8;
 use std::panic::AssertUnwindSafe;
+use std::panic::Location;
 #[cfg(test)]
 use std::task::Poll;
 use std::task::Waker;
@@ -78,7 +80,7 @@ pub struct Completion {
     /// errno (`ECANCELED`, or `EINTR` for an op interrupted in a kernel worker). The
     /// token reports the result as a timeout; [`errno`](Completion::errno) still
     /// gives this.
-    pub(crate) timed_out: Option<i32>,
+    pub(crate) timed_out: Option<NonZeroU8>,
 }
 
 impl Completion {
@@ -128,6 +130,7 @@ impl Completion {
     /// the kernel's cancel, although the result reports the timeout).
     pub(crate) fn errno(&self) -> Option<i32> {
         self.timed_out
+            .map(|errno| i32::from(errno.get()))
             .or_else(|| self.result.as_ref().err().and_then(io::Error::raw_os_error))
     }
 }
@@ -150,8 +153,16 @@ enum State {
     Completed {
         completion: Completion,
     },
-    Orphaned,
+    /// `report`: where the op was submitted, for the ring's `on_abandon` hook when the
+    /// final completion arrives; `None` for an op whose drop goes unreported.
+    Orphaned {
+        report: Report,
+    },
 }
+
+/// Where an abandoned op was submitted, kept for the ring's `on_abandon` hook; `None`
+/// for an op whose drop goes unreported (a timer).
+pub(crate) type Report = Option<&'static Location<'static>>;
 
 struct Slot<D> {
     generation: u32,
@@ -179,7 +190,7 @@ pub(crate) enum Reaped<D> {
     WakeMain,
     /// The token was dropped: release the data (close a descriptor it produced, free
     /// its buffers). The slot is free again.
-    Release(D, Completion),
+    Release(D, Completion, Report),
     /// No op with this id is waiting for a completion. Never happens unless the
     /// library has a bug; the caller reports it.
     Stale(Completion),
@@ -349,7 +360,9 @@ impl<D> Table<D> {
                 if *linked && !*cancel_sent {
                     completion.timed_out = completion
                         .errno()
-                        .filter(|&e| e == libc::ECANCELED || e == libc::EINTR);
+                        .filter(|&e| e == libc::ECANCELED || e == libc::EINTR)
+                        .and_then(|e| u8::try_from(e).ok())
+                        .and_then(NonZeroU8::new);
                 }
                 let reaped = if *main {
                     Reaped::WakeMain
@@ -360,9 +373,10 @@ impl<D> Table<D> {
                 self.in_flight -= 1;
                 reaped
             }
-            State::Orphaned => {
+            State::Orphaned { report } => {
+                let report = *report;
                 self.in_flight -= 1;
-                Reaped::Release(self.vacate(id.index), completion)
+                Reaped::Release(self.vacate(id.index), completion, report)
             }
             State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
         }
@@ -446,7 +460,7 @@ impl<D> Table<D> {
                 self.free_head = id.index;
                 Polled::Ready(data, completion)
             }
-            State::Vacant { .. } | State::Orphaned => {
+            State::Vacant { .. } | State::Orphaned { .. } => {
                 panic!("op table: {id:?} polled after its token was given up")
             }
         }
@@ -485,7 +499,7 @@ impl<D> Table<D> {
                 CancelStep::Submit
             }
             State::Completed { .. } => CancelStep::Completed,
-            State::Vacant { .. } | State::Orphaned => {
+            State::Vacant { .. } | State::Orphaned { .. } => {
                 panic!("op table: {id:?} cancelled after its token was given up")
             }
         }
@@ -496,13 +510,13 @@ impl<D> Table<D> {
     /// # Panics
     ///
     /// If `id` is not a live token's op.
-    pub(crate) fn orphan(&mut self, id: OpId) -> Orphan<D> {
+    pub(crate) fn orphan(&mut self, id: OpId, report: Report) -> Orphan<D> {
         let slot = self.live_slot(id, "orphan");
         match &mut slot.state {
             State::Waiting { .. } => {
                 let State::Waiting {
                     waker, cancel_sent, ..
-                } = mem::replace(&mut slot.state, State::Orphaned)
+                } = mem::replace(&mut slot.state, State::Orphaned { report })
                 else {
                     unreachable!("matched Waiting above")
                 };
@@ -513,13 +527,13 @@ impl<D> Table<D> {
             }
             State::Completed { .. } => {
                 let State::Completed { completion } =
-                    mem::replace(&mut slot.state, State::Orphaned)
+                    mem::replace(&mut slot.state, State::Orphaned { report })
                 else {
                     unreachable!("matched Completed above")
                 };
                 Orphan::Completed(self.vacate(id.index), completion)
             }
-            State::Vacant { .. } | State::Orphaned => {
+            State::Vacant { .. } | State::Orphaned { .. } => {
                 panic!("op table: {id:?} orphaned twice")
             }
         }
@@ -547,7 +561,7 @@ impl<D> Table<D> {
                     *cancel_sent = true;
                     ids.push(id);
                 }
-                State::Orphaned => ids.push(id),
+                State::Orphaned { .. } => ids.push(id),
                 _ => {}
             }
         }
@@ -562,7 +576,7 @@ impl<D> Table<D> {
             let slot = &mut self.slots[index];
             if matches!(slot.state, State::Completed { .. }) {
                 let State::Completed { completion } =
-                    mem::replace(&mut slot.state, State::Orphaned)
+                    mem::replace(&mut slot.state, State::Orphaned { report: None })
                 else {
                     unreachable!("matched Completed above")
                 };
@@ -586,7 +600,7 @@ impl<D> Drop for Table<D> {
                     mem::forget(slot.data.take());
                     wakers.extend(waker.take());
                 }
-                State::Orphaned => mem::forget(slot.data.take()),
+                State::Orphaned { .. } => mem::forget(slot.data.take()),
                 State::Completed { .. } | State::Vacant { .. } => {}
             }
         }

@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::error::Error;
 use crate::op::{Completion, OpKind, Timeout};
 use crate::race::Linear;
 use crate::ring::Inner;
@@ -120,13 +119,11 @@ impl<K: OpKind> Op<K> {
         self.location
     }
 
+    #[inline]
     fn poll_completion(&mut self, cx: &mut Context<'_>) -> Poll<(K, Completion)> {
         assert!(self.live, "a consumed {} op was polled again", K::NAME);
-        let (data, mut completion) = std::task::ready!(self.ring.poll_op(self.id, cx.waker()));
+        let (data, completion) = std::task::ready!(self.ring.poll_op(self.id, cx.waker()));
         self.live = false;
-        if completion.timed_out() {
-            completion.result = Err(Error::timed_out(K::NAME).into());
-        }
         let data: Box<dyn std::any::Any> = data;
         let op = data
             .downcast::<K>()
@@ -160,6 +157,7 @@ impl<K: OpKind> Linear for Op<K> {
     type Output = K::Output;
     type Residue = K::Residue;
 
+    #[inline]
     fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<K::Output> {
         let (op, completion) = std::task::ready!(self.poll_completion(cx));
         Poll::Ready(op.complete(completion))
@@ -185,17 +183,28 @@ impl<K: OpKind> Linear for Op<K> {
     }
 }
 
+impl<K: OpKind> Op<K> {
+    /// The drop of a live token: out of line, so that dropping a consumed token (every
+    /// completed op) stays a flag check.
+    #[cold]
+    #[inline(never)]
+    fn abandon(&mut self) {
+        self.live = false;
+        self.ring.abandon(
+            self.id,
+            K::NAME,
+            self.location,
+            self.quiet,
+            K::EXCLUSIVE_WAIT,
+        );
+    }
+}
+
 impl<K: OpKind> Drop for Op<K> {
+    #[inline]
     fn drop(&mut self) {
         if self.live {
-            self.live = false;
-            self.ring.abandon(
-                self.id,
-                K::NAME,
-                self.location,
-                self.quiet,
-                K::EXCLUSIVE_WAIT,
-            );
+            self.abandon();
         }
     }
 }
@@ -219,6 +228,7 @@ pub struct Complete<K: OpKind> {
 impl<K: OpKind> Future for Complete<K> {
     type Output = K::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<K::Output> {
         // `Complete` is Unpin: it holds no self-references.
         self.get_mut().op.poll_complete(cx)

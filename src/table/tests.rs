@@ -218,7 +218,7 @@ impl Harness {
                     assert_eq!(counter.wakes(), want, "{at}: wakes of waker {i}");
                 }
             }
-            Reaped::Release(data, c) if live.phase == Orphaned => self.release(idx, data, &c),
+            Reaped::Release(data, c, _) if live.phase == Orphaned => self.release(idx, data, &c),
             Reaped::Stale(c) if live.phase == Completed => check_completion(at, &c, (res, flags)),
             other => panic!("{at}: completion of {live:?} gave {other:?}"),
         }
@@ -266,7 +266,7 @@ impl Harness {
 
     fn orphan(&mut self, idx: usize) {
         let (at, live) = (self.at, self.live[idx]);
-        match self.table.orphan(live.id) {
+        match self.table.orphan(live.id, None) {
             Orphan::InFlight { submit_cancel, .. } if live.phase == Waiting => {
                 assert_eq!(submit_cancel, !live.cancel_sent, "{at}: {live:?}");
                 (self.live[idx].phase, self.live[idx].waker) = (Orphaned, None);
@@ -384,7 +384,7 @@ fn complete_waiting(table: &mut Table<Data>, id: OpId, res: i32) -> Option<Waker
 
 /// Orphans a waiting op and returns whether a cancel must be submitted.
 fn orphan_waiting(table: &mut Table<Data>, id: OpId) -> bool {
-    match table.orphan(id) {
+    match table.orphan(id, None) {
         Orphan::InFlight { submit_cancel, .. } => submit_cancel,
         other => panic!("orphan of waiting {id:?} gave {other:?}"),
     }
@@ -455,7 +455,7 @@ fn orphan_waiting_op_submits_cancel_unless_already_sent() {
     assert!(!submit_cancel, "cancel already sent");
     assert_eq!((drops.borrow().len(), table.in_flight()), (0, 2));
     for (id, op) in [(plain, 0), (cancelled, 1)] {
-        let Reaped::Release(data, _) = table.complete(id, Completion::from_cqe(-125, 0)) else {
+        let Reaped::Release(data, _, _) = table.complete(id, Completion::from_cqe(-125, 0)) else {
             panic!("the orphan of op {op} was not released on its completion");
         };
         assert_eq!(data.op, op);
@@ -470,7 +470,7 @@ fn orphan_completed_op_hands_data_back() {
     let mut table = Table::new();
     let id = table.insert(tracked(3, &drops));
     assert!(complete_waiting(&mut table, id, 42).is_none());
-    let Orphan::Completed(data, c) = table.orphan(id) else {
+    let Orphan::Completed(data, c) = table.orphan(id, None) else {
         panic!("a completed op's data was not handed back");
     };
     assert_eq!((data.op, c.result.unwrap()), (3, 42));
@@ -522,7 +522,7 @@ fn orphan_with_panicking_waker_keeps_in_flight_data() {
     drop(waker); // The table now holds the only copy.
                  // The table hands the waker back instead of dropping it mid-transition: its
                  // drop (user code, here a panic) runs after the slot is whole.
-    let Orphan::InFlight { waker, .. } = table.orphan(id) else {
+    let Orphan::InFlight { waker, .. } = table.orphan(id, None) else {
         panic!("the op is in flight");
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(waker)));
@@ -531,7 +531,7 @@ fn orphan_with_panicking_waker_keeps_in_flight_data() {
     assert_eq!(table.in_flight(), 1);
     // The kernel's completion still finds the orphan and hands its data back.
     match table.complete(id, Completion::from_cqe(0, 0)) {
-        Reaped::Release(data, _) => assert_eq!(data.op, 1),
+        Reaped::Release(data, _, _) => assert_eq!(data.op, 1),
         other => panic!("expected Release, got {other:?}"),
     }
 }
@@ -585,4 +585,26 @@ fn linked_op_cancelled_by_nobody_is_timed_out_but_keeps_its_errno() {
         let errno = (res < 0).then_some(-res);
         assert_eq!(c.errno(), errno, "case {i}: the kernel's errno is kept");
     }
+}
+
+#[test]
+fn orphan_keeps_its_report_until_the_release() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let here = Location::caller();
+    let reported = table.insert(tracked(0, &drops));
+    let quiet = table.insert(tracked(1, &drops));
+    assert!(orphan_reported(&mut table, reported, Some(here)));
+    assert!(orphan_reported(&mut table, quiet, None));
+    for (id, want) in [(reported, Some(here)), (quiet, None)] {
+        let Reaped::Release(_, _, report) = table.complete(id, Completion::from_cqe(-125, 0))
+        else {
+            panic!("an orphan was not released on its completion");
+        };
+        assert_eq!(report.map(|l| l.line()), want.map(|l| l.line()));
+    }
+}
+
+fn orphan_reported(table: &mut Table<Data>, id: OpId, report: Report) -> bool {
+    matches!(table.orphan(id, report), Orphan::InFlight { .. })
 }
