@@ -73,11 +73,22 @@
 //! offset or cap a read, without copying.
 //!
 //! Halt safety, that is, never throwing away work the kernel did, has its own tools,
-//! so that no op ever needs `select!`: [`race`] and [`race_all`] return the losers
-//! still in flight; [`Prepared::timeout`] lets the kernel time an op out with no race
-//! window; the [`Linear`] trait makes a composite operation (a request handler made of
-//! several ops) as safe to race and cancel as one op. A timer is not a resource, so
-//! [`Ring::sleep`] returns a [`Sleep`] that may be dropped freely.
+//! so that no op ever needs `select!`: [`race`], [`select`] (over a tuple of values
+//! of different kinds), [`race_all`] and [`first_k`] return the losers still in
+//! flight; [`cancel_all`] cancels many at once and reports what each did;
+//! [`deadline`] completes a value or cancels it when a timer fires;
+//! [`Prepared::timeout`] lets the kernel time an op out with no race window, and says
+//! so with [`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut). The [`Linear`]
+//! trait makes a composite operation as safe to race and cancel as one op; the
+//! library's own ([`WriteAll`] from `send_all`/`write_all`, [`ReadExact`] from
+//! `recv_exact`/`read_exact`, [`copy`]) report their progress when cancelled and hand
+//! everything back. `.await` on a token completes it; on a description it submits and
+//! completes it. A timer is not a resource, so [`Ring::sleep`] returns a [`Sleep`]
+//! that may be dropped freely. A stream splits into owned halves
+//! ([`net::TcpStream::into_split`]) for both directions at once.
+//!
+//! In release builds ([`DropPolicy::Reclaim`]), [`RingBuilder::on_abandon`] reports
+//! every abandoned op with the line that submitted it and what it lost.
 //!
 //! # Safety model
 //!
