@@ -77,7 +77,7 @@ impl DropPolicy {
 }
 
 /// An abandoned op, as the hook of
-/// [`RingBuilder::on_abandon`](crate::RingBuilder::on_abandon) sees it once its
+/// [`Ring::on_abandon`](crate::Ring::on_abandon) sees it once its
 /// fate is final.
 ///
 /// Its `Display` is a sentence for a log: which op, where it was submitted, and
@@ -90,9 +90,10 @@ pub struct Abandoned<'a> {
     /// Where the op was submitted.
     pub location: &'static Location<'static>,
     /// The op's final result: `Ok(n)` if it did its work anyway (`n` bytes
-    /// transferred, or the number of a descriptor it produced, which the ring has
-    /// closed), or the error it ended with (`ECANCELED` when the ring's cancel
-    /// caught it in time).
+    /// transferred, or the number of a descriptor it produced, which the ring closes
+    /// right after the hook returns), or the error it ended with (`ECANCELED`, or
+    /// `EINTR` for an op interrupted in a kernel worker, when the ring's cancel caught
+    /// it in time).
     pub result: Result<u32, &'a io::Error>,
 }
 
@@ -129,7 +130,7 @@ impl fmt::Display for Abandoned<'_> {
                 f,
                 "it completed anyway (result {n}), and that result was lost"
             ),
-            Err(err) if err.raw_os_error() == Some(libc::ECANCELED) => {
+            Err(err) if matches!(err.raw_os_error(), Some(libc::ECANCELED | libc::EINTR)) => {
                 f.write_str("the kernel cancelled it before it did anything")
             }
             Err(err) => write!(f, "it failed: {err}"),

@@ -87,7 +87,7 @@
 //! that may be dropped freely. A stream splits into owned halves
 //! ([`net::TcpStream::into_split`]) for both directions at once.
 //!
-//! In release builds ([`DropPolicy::Reclaim`]), [`RingBuilder::on_abandon`] reports
+//! In release builds ([`DropPolicy::Reclaim`]), [`Ring::on_abandon`] reports
 //! every abandoned op with the line that submitted it and what it lost.
 //!
 //! # Safety model
@@ -263,6 +263,7 @@ pub mod net;
 pub mod op;
 mod race;
 mod ring;
+pub mod scope;
 mod table;
 mod token;
 mod unwind;

@@ -134,6 +134,79 @@ impl Ring {
         handle
     }
 
+    /// From now on, calls `hook` for every abandoned op (a token, or its `complete()`/`cancel()`
+    /// future, dropped unconsumed), under every [`DropPolicy`], once the op's fate is
+    /// final: at the drop if the op had already completed, otherwise when the kernel's
+    /// completion for it is reaped. [`Abandoned`] says which op, where it was
+    /// submitted, and what happened to it: cancelled before it did anything, or
+    /// completed anyway with a result nobody received (bytes that a receive took
+    /// from the socket, a connection that the ring then closed).
+    ///
+    /// Under [`DropPolicy::Reclaim`] this is how a release build sees what was lost.
+    /// Timers from [`Ring::sleep`] are not reported: their drop is harmless.
+    ///
+    /// It replaces the hook set before, if any. (It is set on the ring, not the
+    /// builder, so that a `RingBuilder` stays `Send` for a ring built on another
+    /// thread.) The hook runs on the ring's thread, inside the ring (while it reaps, or in the
+    /// token's drop), with no borrow of the ring held: it may use the ring. If it
+    /// panics, the ring finishes what it was doing and resumes the panic afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use linear_uring::{DropPolicy, Ring};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let ring = Ring::builder().drop_policy(DropPolicy::Reclaim).build()?;
+    /// ring.on_abandon({
+    ///     let log = log.clone();
+    ///     move |abandoned| log.borrow_mut().push(abandoned.to_string())
+    /// });
+    /// ring.block_on(async {
+    ///     let nop = ring.nop();
+    ///     ring.sleep(std::time::Duration::from_millis(5)).await?;
+    ///     drop(nop); // completed, its result unclaimed
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// assert!(log.borrow()[0].contains("the Nop operation submitted at"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_abandon(&self, hook: impl Fn(&Abandoned<'_>) + 'static) {
+        *self.inner.on_abandon.borrow_mut() = Some(Rc::new(hook));
+    }
+
+    /// Runs `f` in a proof-carrying scope: `f` gets a [`Scope`](crate::scope::Scope)
+    /// and must return a [`Paid`](crate::scope::Paid) receipt with its value, and the
+    /// only way to get the receipt is to complete or cancel every op it submitted.
+    /// A token dropped, forgotten or leaked inside `f` is a compile error. See
+    /// [`scope`](crate::scope).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use linear_uring::op::Timeout;
+    /// use linear_uring::Ring;
+    ///
+    /// let ring = Ring::new()?;
+    /// let fired = ring.block_on(ring.scope(async |s| {
+    ///     let debt = s.submit(Timeout::new(&ring, Duration::from_millis(1)));
+    ///     let (result, s) = debt.complete().await;
+    ///     (s.paid(), result)
+    /// }));
+    /// fired?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scope<'a, F, R>(&self, f: F) -> crate::scope::ScopeFuture<'a, R>
+    where
+        F: for<'b> AsyncFnOnce(crate::scope::Scope<'b>) -> (crate::scope::Paid<'b>, R) + 'a,
+        R: 'a,
+    {
+        crate::scope::ScopeFuture::new(f)
+    }
+
     /// Submits a nop and returns its token.
     #[track_caller]
     pub fn nop(&self) -> Op<Nop> {
@@ -221,7 +294,7 @@ impl fmt::Debug for Ring {
     }
 }
 
-/// The hook of [`RingBuilder::on_abandon`].
+/// The hook of [`Ring::on_abandon`].
 type AbandonHook = Rc<dyn Fn(&Abandoned<'_>)>;
 
 /// Settings for a new [`Ring`].
@@ -233,22 +306,13 @@ type AbandonHook = Rc<dyn Fn(&Abandoned<'_>)>;
 /// thread, so the kernel can skip its submission locking (`SINGLE_ISSUER`), and
 /// completions are processed in batches when the thread enters the kernel to wait,
 /// instead of interrupting it as they arrive (`DEFER_TASKRUN`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct RingBuilder {
     config: Config,
     policy: DropPolicy,
-    on_abandon: Option<AbandonHook>,
 }
 
-impl fmt::Debug for RingBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingBuilder")
-            .field("config", &self.config)
-            .field("policy", &self.policy)
-            .field("on_abandon", &self.on_abandon.is_some())
-            .finish()
-    }
-}
+static_assertions::assert_impl_all!(RingBuilder: Send, Sync);
 
 impl RingBuilder {
     fn new() -> Self {
@@ -260,7 +324,6 @@ impl RingBuilder {
                 masked_opcodes: Vec::new(),
             },
             policy: DropPolicy::default(),
-            on_abandon: None,
         }
     }
 
@@ -274,50 +337,6 @@ impl RingBuilder {
     /// What a dropped, unconsumed token does beyond its I/O-safe cleanup.
     pub fn drop_policy(mut self, policy: DropPolicy) -> Self {
         self.policy = policy;
-        self
-    }
-
-    /// Calls `hook` for every abandoned op (a token, or its `complete()`/`cancel()`
-    /// future, dropped unconsumed), under every [`DropPolicy`], once the op's fate is
-    /// final: at the drop if the op had already completed, otherwise when the kernel's
-    /// completion for it is reaped. [`Abandoned`] says which op, where it was
-    /// submitted, and what happened to it: cancelled before it did anything, or
-    /// completed anyway with a result nobody received (bytes that a receive took
-    /// from the socket, a connection that the ring then closed).
-    ///
-    /// Under [`DropPolicy::Reclaim`] this is how a release build sees what was lost.
-    /// Timers from [`Ring::sleep`] are not reported: their drop is harmless.
-    ///
-    /// The hook runs on the ring's thread, inside the ring (while it reaps, or in the
-    /// token's drop), with no borrow of the ring held: it may use the ring. If it
-    /// panics, the ring finishes what it was doing and resumes the panic afterwards.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::cell::RefCell;
-    /// use std::rc::Rc;
-    /// use linear_uring::{DropPolicy, Ring};
-    ///
-    /// let log = Rc::new(RefCell::new(Vec::new()));
-    /// let ring = Ring::builder()
-    ///     .drop_policy(DropPolicy::Reclaim)
-    ///     .on_abandon({
-    ///         let log = log.clone();
-    ///         move |abandoned| log.borrow_mut().push(abandoned.to_string())
-    ///     })
-    ///     .build()?;
-    /// ring.block_on(async {
-    ///     let nop = ring.nop();
-    ///     ring.sleep(std::time::Duration::from_millis(5)).await?;
-    ///     drop(nop); // completed, its result unclaimed
-    ///     Ok::<(), std::io::Error>(())
-    /// })?;
-    /// assert!(log.borrow()[0].contains("the Nop operation submitted at"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn on_abandon(mut self, hook: impl Fn(&Abandoned<'_>) + 'static) -> Self {
-        self.on_abandon = Some(Rc::new(hook));
         self
     }
 
@@ -359,7 +378,7 @@ impl RingBuilder {
             exec,
             counters: Counters::default(),
             policy: self.policy,
-            on_abandon: self.on_abandon,
+            on_abandon: RefCell::new(None),
             state: Cell::new(Lifecycle::Running),
             shutdown_deferred: Cell::new(false),
             wakers: Cell::new(Vec::new()),
@@ -426,7 +445,7 @@ pub(crate) struct Inner {
     exec: Executor,
     counters: Counters,
     policy: DropPolicy,
-    on_abandon: Option<AbandonHook>,
+    on_abandon: RefCell<Option<AbandonHook>>,
     state: Cell<Lifecycle>,
     /// The owner was dropped (or `shutdown` called) inside this ring's `block_on`:
     /// the shutdown runs when that `block_on` ends.
@@ -763,9 +782,13 @@ impl Inner {
         report: Report,
         panicked: &mut Option<Payload>,
     ) {
-        if let (Some(hook), Some(location)) = (&self.on_abandon, report) {
-            let abandoned = Abandoned::new(data.name(), location, &completion);
-            catch_user(panicked, || hook(&abandoned));
+        if let Some(location) = report {
+            // Taken out first: the hook may set another one.
+            let hook = self.on_abandon.borrow().clone();
+            if let Some(hook) = hook {
+                let abandoned = Abandoned::new(data.name(), location, &completion);
+                catch_user(panicked, || hook(&abandoned));
+            }
         }
         catch_user(panicked, || {
             let closed = data.release(completion);

@@ -148,3 +148,32 @@ pub(crate) fn trickle_client(proxy: SocketAddr, every: Duration, count: usize) -
     stream.read_to_end(&mut rest)?;
     Ok(count as u64)
 }
+
+/// Sends a few bytes, then resets the connection (`SO_LINGER` 0, then close): the
+/// proxy sees `ECONNRESET` on one direction while the other is still copying.
+pub(crate) fn resetting_client(proxy: SocketAddr) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut stream = TcpStream::connect(proxy)?;
+    stream.write_all(b"hello")?;
+    thread::sleep(Duration::from_millis(20));
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt(2) on a live socket, with a pointer to a live `linger` and
+    // its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    drop(stream);
+    Ok(())
+}

@@ -98,8 +98,9 @@ fn relay_forever(listen: SocketAddr, upstream: SocketAddr, idle: Duration) -> st
 }
 
 /// Runs the proxy against real peers on loopback: 20 clients sending 1 MiB each
-/// through it to an echo server, a client that stays silent, and one that sends a
-/// byte at a time, slower than nothing but faster than the idle timeout.
+/// through it to an echo server, a client that stays silent, one that sends a byte
+/// at a time, slower than nothing but faster than the idle timeout, and one that
+/// resets its connection mid-relay (only its relay fails).
 fn demonstrate(idle: Duration) -> std::io::Result<()> {
     let ring = Ring::new()?;
     let echo = harness::echo_upstream()?;
@@ -150,12 +151,20 @@ fn demonstrate(idle: Duration) -> std::io::Result<()> {
             result
         })
     };
+    let reset = {
+        let finished = finished.clone();
+        thread::spawn(move || {
+            let result = harness::resetting_client(echo_at);
+            finished.fetch_add(1, Ordering::SeqCst);
+            result
+        })
+    };
     ring.block_on(async {
-        while finished.load(Ordering::SeqCst) < 22 {
+        while finished.load(Ordering::SeqCst) < 23 {
             ring.sleep(Duration::from_millis(5)).await?;
         }
         // The last reports come in once the proxy has closed its side.
-        while reports.borrow().len() < 22 {
+        while reports.borrow().len() < 23 {
             ring.sleep(Duration::from_millis(5)).await?;
         }
         Ok::<(), std::io::Error>(())
@@ -168,6 +177,12 @@ fn demonstrate(idle: Duration) -> std::io::Result<()> {
         .count();
     let idle_closed_after = idle_client.join().expect("the idle client panicked")?;
     let trickled = trickle.join().expect("the trickle client panicked")?;
+    reset.join().expect("the resetting client panicked")?;
+    let failed: Vec<String> = reports
+        .borrow()
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
     let sunk = sunk.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let idle_ends = reports
         .borrow()
@@ -185,8 +200,9 @@ fn demonstrate(idle: Duration) -> std::io::Result<()> {
         idle.as_millis()
     );
     println!("one-way: {trickled} bytes sent one at a time, {sunk:?} received upstream");
+    println!("reset: a client reset its connection mid-relay; relays that failed: {failed:?}");
     println!("ring: {:?}", ring.stats());
-    if bulk_ok == 20 && sunk == [trickled] && idle_ends == 1 {
+    if bulk_ok == 20 && sunk == [trickled] && idle_ends == 1 && failed.len() == 1 {
         Ok(())
     } else {
         Err(std::io::Error::other(

@@ -70,22 +70,35 @@ pub(crate) async fn relay(
     let mut down = Some(copy(&server_read, &client_write));
     let mut timer = ring.sleep(idle);
     let mut totals = (0, 0);
-    let end = loop {
+    // Every way out of this loop leaves the copies still running in `up` and `down`:
+    // an error must not drop one in flight (that would abandon its op).
+    let end: io::Result<End> = loop {
         match (up.take(), down.take()) {
             (Some(a), Some(b)) => match select((a, b, timer)).await {
                 Raced3::First(copied, b, t) => {
-                    // The client is done sending: pass the end on, keep relaying back.
-                    totals.0 = copied?;
-                    server_write.shutdown().await?;
                     (down, timer) = (Some(b), t);
+                    // The client is done sending: pass the end on, keep relaying back.
+                    match copied {
+                        Ok(n) => totals.0 = n,
+                        Err(e) => break Err(e),
+                    }
+                    if let Err(e) = server_write.shutdown().await {
+                        break Err(e);
+                    }
                 }
                 Raced3::Second(a, copied, t) => {
-                    totals.1 = copied?;
-                    client_write.shutdown().await?;
                     (up, timer) = (Some(a), t);
+                    match copied {
+                        Ok(n) => totals.1 = n,
+                        Err(e) => break Err(e),
+                    }
+                    if let Err(e) = client_write.shutdown().await {
+                        break Err(e);
+                    }
                 }
-                Raced3::Third(a, b, fired) => {
-                    fired?;
+                // A timer fails only when the ring shuts down: check for idleness
+                // all the same.
+                Raced3::Third(a, b, _fired) => {
                     let last = a.last_progress().max(b.last_progress());
                     match rearm(ring, last, idle) {
                         Some(next) => (up, down, timer) = (Some(a), Some(b), next),
@@ -93,38 +106,51 @@ pub(crate) async fn relay(
                             // Stopped, and what they had moved is still counted.
                             let copied = stop(vec![a, b]).await;
                             totals = (copied[0], copied[1]);
-                            break End::Idle;
+                            break Ok(End::Idle);
                         }
                     }
                 }
             },
-            (Some(a), None) => match one_way(ring, a, timer, idle).await? {
+            (Some(a), None) => match one_way(ring, a, timer, idle).await {
                 OneWay::Done(copied, t) => {
-                    totals.0 = copied;
-                    server_write.shutdown().await?;
                     timer = t;
+                    match copied {
+                        Ok(n) => totals.0 = n,
+                        Err(e) => break Err(e),
+                    }
+                    if let Err(e) = server_write.shutdown().await {
+                        break Err(e);
+                    }
                 }
                 OneWay::Idle(copied) => {
                     totals.0 = copied;
-                    break End::Idle;
+                    break Ok(End::Idle);
                 }
                 OneWay::Running(a, t) => (up, timer) = (Some(*a), t),
             },
-            (None, Some(b)) => match one_way(ring, b, timer, idle).await? {
+            (None, Some(b)) => match one_way(ring, b, timer, idle).await {
                 OneWay::Done(copied, t) => {
-                    totals.1 = copied;
-                    client_write.shutdown().await?;
                     timer = t;
+                    match copied {
+                        Ok(n) => totals.1 = n,
+                        Err(e) => break Err(e),
+                    }
+                    if let Err(e) = client_write.shutdown().await {
+                        break Err(e);
+                    }
                 }
                 OneWay::Idle(copied) => {
                     totals.1 = copied;
-                    break End::Idle;
+                    break Ok(End::Idle);
                 }
                 OneWay::Running(b, t) => (down, timer) = (Some(*b), t),
             },
-            (None, None) => break End::Done,
+            (None, None) => break Ok(End::Done),
         }
     };
+    // After an error, the copy still running is stopped before the streams close.
+    let left: Vec<Copying> = [up, down].into_iter().flatten().collect();
+    stop(left).await;
     // Both halves of each stream come back together to be closed once.
     let client = TcpStream::reunite(client_read, client_write)?;
     let server = TcpStream::reunite(server_read, server_write)?;
@@ -133,7 +159,7 @@ pub(crate) async fn relay(
     Ok(Report {
         to_upstream: totals.0,
         to_client: totals.1,
-        end,
+        end: end?,
     })
 }
 
@@ -158,8 +184,8 @@ async fn stop(copies: Vec<Copying>) -> Vec<u64> {
 
 /// Where a copy left running on its own stands after one race with the idle timer.
 enum OneWay {
-    /// It finished: bytes copied, and a timer for the loop to hold.
-    Done(u64, linear_uring::Sleep),
+    /// It finished (bytes copied, or its error), and a timer for the loop to hold.
+    Done(io::Result<u64>, linear_uring::Sleep),
     /// It was idle too long and was stopped: bytes it had copied.
     Idle(u64),
     /// Still copying, with a new timer. (Boxed: a copy is much larger than the rest.)
@@ -167,20 +193,13 @@ enum OneWay {
 }
 
 /// Races the one copy left against the idle timer.
-async fn one_way(
-    ring: &Ring,
-    one: Copying,
-    timer: linear_uring::Sleep,
-    idle: Duration,
-) -> io::Result<OneWay> {
-    Ok(match race(one, timer).await {
-        Raced::First(copied, timer) => OneWay::Done(copied?, timer),
-        Raced::Second(one, fired) => {
-            fired?;
-            match rearm(ring, one.last_progress(), idle) {
-                Some(next) => OneWay::Running(Box::new(one), next),
-                None => OneWay::Idle(stop(vec![one]).await[0]),
-            }
-        }
-    })
+async fn one_way(ring: &Ring, one: Copying, timer: linear_uring::Sleep, idle: Duration) -> OneWay {
+    match race(one, timer).await {
+        Raced::First(copied, timer) => OneWay::Done(copied, timer),
+        // A timer fails only when the ring shuts down: check for idleness anyway.
+        Raced::Second(one, _fired) => match rearm(ring, one.last_progress(), idle) {
+            Some(next) => OneWay::Running(Box::new(one), next),
+            None => OneWay::Idle(stop(vec![one]).await[0]),
+        },
+    }
 }

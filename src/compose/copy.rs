@@ -75,7 +75,7 @@ pub trait Sink: sealed::Endpoints {}
 ///     a.shutdown(std::net::Shutdown::Write).await?;
 ///     // Everything `b` receives goes out on `c`, until `a` is done.
 ///     assert_eq!(copy(&b, &c).await?, 11);
-///     let (got, buf) = d.recv_exact(Vec::with_capacity(11)).await;
+///     let (got, buf) = d.recv_exact(Vec::with_capacity(11), 11).await;
 ///     got?;
 ///     assert_eq!(buf, b"hello, copy");
 ///     Ok::<(), std::io::Error>(())

@@ -8,25 +8,26 @@ use std::panic::Location;
 use std::task::{Context, Poll};
 
 use super::{Endpoint, ReadStep};
-use crate::buf::IoBufMut;
+use crate::buf::{IoBufMut, Slice};
 use crate::race::{CancelLinear, CompleteLinear};
 use crate::{CancelOutcome, Linear};
 
-/// Reads or receives until the buffer's spare capacity is full, one op after
-/// another, and gives the buffer back: a composite op, made by `recv_exact`,
-/// `read_exact` and `read_exact_at`.
+/// Reads or receives exactly `len` bytes into a buffer, after the bytes already in
+/// it, one read or receive after another, and gives the buffer back: a composite
+/// op, made by `recv_exact`, `read_exact` and `read_exact_at`.
 ///
 /// Each op appends after the bytes already in the buffer (the
-/// [buffer contract](crate::buf#the-buffer-contract)), so `Vec::with_capacity(n)`
-/// asks for exactly `n` bytes, and a buffer that already holds a header gets the
-/// body after it. Await it (or [`complete`](ReadExact::complete) it) for
-/// `(io::Result<()>, buf)`.
+/// [buffer contract](crate::buf#the-buffer-contract)) and never past the `len`
+/// asked for, whatever the buffer's capacity: a buffer that already holds a header
+/// gets exactly the body after it, and the next frame stays in the socket. Await it
+/// (or [`complete`](ReadExact::complete) it) for `(io::Result<()>, buf)`.
 ///
 /// # Errors
 ///
 /// `UnexpectedEof` if the stream or file ends first (the buffer holds what
-/// arrived), `InvalidInput` if the buffer has no spare capacity or a file offset
-/// would overflow, or the first failed op's error. The buffer comes back either way.
+/// arrived), `InvalidInput` if the buffer has less than `len` bytes of spare
+/// capacity or a file offset would overflow, or the first failed op's error. The
+/// buffer comes back either way. A `len` of 0 succeeds at once.
 ///
 /// # Cancellation
 ///
@@ -42,37 +43,38 @@ pub struct ReadExact<B: IoBufMut> {
     location: &'static Location<'static>,
     /// Bytes read so far.
     done: usize,
+    /// The buffer's initialised length once `len` bytes are in.
+    target: usize,
     step: State<B>,
 }
 
 enum State<B: IoBufMut> {
-    InFlight(ReadStep<B>),
+    /// Reads into the buffer's view up to `target`, so no read takes more.
+    InFlight(ReadStep<Slice<B>>),
     Ready(io::Result<()>, B),
     Spent,
 }
 
 impl<B: IoBufMut> ReadExact<B> {
     #[track_caller]
-    pub(crate) fn new(from: Endpoint, buf: B) -> ReadExact<B> {
+    pub(crate) fn new(from: Endpoint, buf: B, len: usize) -> ReadExact<B> {
         let location = Location::caller();
+        let (init, spare) = (buf.bytes_init(), buf.bytes_total() - buf.bytes_init());
         let mut this = ReadExact {
             from,
             location,
             done: 0,
+            target: init.saturating_add(len),
             step: State::Spent,
         };
-        this.step = if buf.bytes_total() == buf.bytes_init() {
-            // Nothing to wait for would read as success; a full buffer is a mistake
-            // here as it is for a single read.
+        this.step = if spare < len {
             State::Ready(
                 Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!(
-                        "read_exact: the buffer has no spare capacity (len {} == capacity \
-                         {}): it reads after the initialised bytes; pass \
-                         `Vec::with_capacity(n)` for n bytes",
-                        buf.bytes_init(),
-                        buf.bytes_total()
+                        "read_exact: {len} bytes asked, but the buffer has room for {spare} \
+                         after its {init} initialised bytes; make room first \
+                         (`Vec::with_capacity(n)`, `buf.reserve(n)`)"
                     ),
                 )),
                 buf,
@@ -83,20 +85,35 @@ impl<B: IoBufMut> ReadExact<B> {
         this
     }
 
-    /// Submits the op for the rest of `buf`'s spare capacity, if any is left.
+    /// Submits the op for what is left up to `target`, if anything is.
     fn next(&self, buf: B) -> State<B> {
-        if buf.bytes_init() >= buf.bytes_total() {
+        if buf.bytes_init() >= self.target {
             return State::Ready(Ok(()), buf);
         }
-        match self.from.read(buf, self.done, self.location) {
+        match self
+            .from
+            .read(buf.slice(..self.target), self.done, self.location)
+        {
             Ok(step) => State::InFlight(step),
-            Err((err, buf)) => State::Ready(Err(err), buf),
+            Err((err, view)) => State::Ready(Err(err), view.into_inner()),
         }
     }
 
     /// Bytes received so far, by the ops that have completed.
     pub fn done(&self) -> usize {
         self.done
+    }
+
+    /// The error for an end of stream before `target`.
+    fn eof(&self, buf: &B) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "read_exact: the end came after {} bytes, {} short",
+                self.done,
+                self.target - buf.bytes_init()
+            ),
+        )
     }
 
     /// Waits until the buffer is full: `(io::Result<()>, buf)`. The same as
@@ -129,19 +146,10 @@ impl<B: IoBufMut> Linear for ReadExact<B> {
                 }
                 State::Spent => panic!("a ReadExact was polled after it resolved"),
             };
-            let (result, buf) = std::task::ready!(step.poll_complete(cx));
+            let (result, view) = std::task::ready!(step.poll_complete(cx));
+            let buf = view.into_inner();
             self.step = match result {
-                Ok(0) => {
-                    let err = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "read_exact: the end came after {} bytes, {} short",
-                            self.done,
-                            buf.bytes_total() - buf.bytes_init()
-                        ),
-                    );
-                    State::Ready(Err(err), buf)
-                }
+                Ok(0) => State::Ready(Err(self.eof(&buf)), buf),
                 Ok(n) => {
                     self.done += n;
                     self.next(buf)
@@ -168,20 +176,28 @@ impl<B: IoBufMut> Linear for ReadExact<B> {
         let outcome = std::task::ready!(step.poll_cancel(cx));
         self.step = State::Spent;
         Poll::Ready(match outcome {
-            CancelOutcome::Cancelled(buf) => CancelOutcome::Cancelled(buf),
-            CancelOutcome::Completed((Ok(n), buf)) => {
+            CancelOutcome::Cancelled(view) => CancelOutcome::Cancelled(view.into_inner()),
+            // The end came first: that is what happened, not a cancel.
+            CancelOutcome::Completed((Ok(0), view)) => {
+                let buf = view.into_inner();
+                CancelOutcome::Completed((Err(self.eof(&buf)), buf))
+            }
+            CancelOutcome::Completed((Ok(n), view)) => {
+                let buf = view.into_inner();
                 self.done += n;
-                if n > 0 && buf.bytes_init() >= buf.bytes_total() {
+                if buf.bytes_init() >= self.target {
                     CancelOutcome::Completed((Ok(()), buf))
                 } else {
                     // The bytes that arrived are in the buffer.
                     CancelOutcome::Cancelled(buf)
                 }
             }
-            CancelOutcome::Completed((Err(e), buf)) if e.kind() == io::ErrorKind::Interrupted => {
-                CancelOutcome::Cancelled(buf)
+            CancelOutcome::Completed((Err(e), view)) if e.kind() == io::ErrorKind::Interrupted => {
+                CancelOutcome::Cancelled(view.into_inner())
             }
-            CancelOutcome::Completed((Err(e), buf)) => CancelOutcome::Completed((Err(e), buf)),
+            CancelOutcome::Completed((Err(e), view)) => {
+                CancelOutcome::Completed((Err(e), view.into_inner()))
+            }
         })
     }
 }

@@ -155,9 +155,14 @@ impl<B: IoBuf> Linear for WriteAll<B> {
         let done = self.done;
         Poll::Ready(match outcome {
             CancelOutcome::Cancelled(buf) => CancelOutcome::Cancelled(Progress { done, buf }),
+            // The kernel took nothing, and would not: that is what happened.
+            CancelOutcome::Completed((Ok(0), buf)) => {
+                let err = io::Error::new(io::ErrorKind::WriteZero, "the kernel accepted no bytes");
+                CancelOutcome::Completed((Err(err), buf))
+            }
             CancelOutcome::Completed((Ok(n), buf)) => {
                 self.done += n;
-                if n > 0 && self.done >= buf.bytes_init() {
+                if self.done >= buf.bytes_init() {
                     CancelOutcome::Completed((Ok(()), buf))
                 } else {
                     CancelOutcome::Cancelled(Progress {

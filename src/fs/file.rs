@@ -251,15 +251,14 @@ impl File {
         WriteAll::new(Endpoint::file(&self.ring, &self.fd, None), buf)
     }
 
-    /// Reads at `offset` until `buf`'s spare capacity is full, one read op after
-    /// another: a [`ReadExact`], submitted now. `Vec::with_capacity(n)` reads exactly
-    /// `n` bytes.
+    /// Reads exactly `len` bytes at `offset` into `buf`, after its initialised bytes,
+    /// one read op after another: a [`ReadExact`], submitted now.
     ///
     /// # Errors
     ///
     /// `UnexpectedEof` if the file ends first (the buffer holds what was read),
-    /// `InvalidInput` for a buffer with no spare capacity, or the first failed read's
-    /// error.
+    /// `InvalidInput` for a buffer with less than `len` bytes of spare capacity, or
+    /// the first failed read's error.
     ///
     /// # Cancellation
     ///
@@ -269,12 +268,13 @@ impl File {
     ///
     /// `io_uring_prep_read(3)`, `pread(2)`.
     #[track_caller]
-    pub fn read_exact_at<B: IoBufMut>(&self, buf: B, offset: u64) -> ReadExact<B> {
-        ReadExact::new(Endpoint::file(&self.ring, &self.fd, Some(offset)), buf)
+    pub fn read_exact_at<B: IoBufMut>(&self, buf: B, len: usize, offset: u64) -> ReadExact<B> {
+        ReadExact::new(Endpoint::file(&self.ring, &self.fd, Some(offset)), buf, len)
     }
 
-    /// Reads at the current position until `buf`'s spare capacity is full: a
-    /// [`ReadExact`]. The way to read a message of known length from a pipe.
+    /// Reads exactly `len` bytes at the current position into `buf`, after its
+    /// initialised bytes: a [`ReadExact`]. The way to read a message of known length
+    /// from a pipe.
     ///
     /// # Errors
     ///
@@ -288,8 +288,8 @@ impl File {
     ///
     /// `io_uring_prep_read(3)` with offset `-1`, `read(2)`.
     #[track_caller]
-    pub fn read_exact<B: IoBufMut>(&self, buf: B) -> ReadExact<B> {
-        ReadExact::new(Endpoint::file(&self.ring, &self.fd, None), buf)
+    pub fn read_exact<B: IoBufMut>(&self, buf: B, len: usize) -> ReadExact<B> {
+        ReadExact::new(Endpoint::file(&self.ring, &self.fd, None), buf, len)
     }
 
     /// The ring this file belongs to.

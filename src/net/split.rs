@@ -135,22 +135,22 @@ impl<S: Stream> ReadHalf<S> {
         Recv::prepare(&self.ring, &self.fd, buf)
     }
 
-    /// Receives until `buf`'s spare capacity is full, one receive after another: a
-    /// [`ReadExact`](crate::ReadExact), submitted now.
+    /// Receives exactly `len` bytes into `buf`, after its initialised bytes, one
+    /// receive after another: a [`ReadExact`](crate::ReadExact), submitted now.
     ///
     /// # Errors
     ///
     /// `UnexpectedEof` if the peer ends the stream first (the buffer holds what
-    /// arrived), `InvalidInput` for a buffer with no spare capacity, or the first
-    /// failed receive's error.
+    /// arrived), `InvalidInput` for a buffer with less than `len` bytes of spare
+    /// capacity, or the first failed receive's error.
     ///
     /// # Cancellation
     ///
     /// See [`ReadExact`](crate::ReadExact): a cancel hands back the buffer with every
     /// byte that arrived.
     #[track_caller]
-    pub fn recv_exact<B: IoBufMut>(&self, buf: B) -> ReadExact<B> {
-        ReadExact::new(Endpoint::socket(&self.ring, &self.fd), buf)
+    pub fn recv_exact<B: IoBufMut>(&self, buf: B, len: usize) -> ReadExact<B> {
+        ReadExact::new(Endpoint::socket(&self.ring, &self.fd), buf, len)
     }
 
     /// The peer's address.

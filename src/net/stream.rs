@@ -95,23 +95,27 @@ macro_rules! stream_methods {
                 $crate::WriteAll::new($crate::compose::Endpoint::socket(&self.ring, &self.fd), buf)
             }
 
-            /// Receives until `buf`'s spare capacity is full, one receive after
-            /// another: a [`ReadExact`](crate::ReadExact), submitted now.
-            /// `Vec::with_capacity(n)` receives exactly `n` bytes.
+            /// Receives exactly `len` bytes into `buf`, after its initialised bytes,
+            /// one receive after another: a [`ReadExact`](crate::ReadExact),
+            /// submitted now.
             ///
             /// # Errors
             ///
             /// `UnexpectedEof` if the peer ends the stream first (the buffer holds what
-            /// arrived), `InvalidInput` for a buffer with no spare capacity, or the
-            /// first failed receive's error.
+            /// arrived), `InvalidInput` for a buffer with less than `len` bytes of
+            /// spare capacity, or the first failed receive's error.
             ///
             /// # Cancellation
             ///
             /// See [`ReadExact`](crate::ReadExact): a cancel hands back the buffer with
             /// every byte that arrived.
             #[track_caller]
-            pub fn recv_exact<B: IoBufMut>(&self, buf: B) -> $crate::ReadExact<B> {
-                $crate::ReadExact::new($crate::compose::Endpoint::socket(&self.ring, &self.fd), buf)
+            pub fn recv_exact<B: IoBufMut>(&self, buf: B, len: usize) -> $crate::ReadExact<B> {
+                $crate::ReadExact::new(
+                    $crate::compose::Endpoint::socket(&self.ring, &self.fd),
+                    buf,
+                    len,
+                )
             }
 
             /// Describes a shutdown of one or both directions of the connection.
@@ -127,7 +131,9 @@ macro_rules! stream_methods {
             /// Closes the stream through the ring, reporting any error.
             ///
             /// If an op on it is still in flight, the descriptor is closed when that op
-            /// completes instead.
+            /// completes instead; a composite op that uses it (a
+            /// [`WriteAll`](crate::WriteAll), a [`Copying`](crate::Copying)) keeps it
+            /// open until the composite op itself is gone.
             ///
             /// # Errors
             ///

@@ -60,6 +60,7 @@ pub fn first_k<T: Linear + Unpin>(values: Vec<T>, k: usize) -> FirstK<T> {
         pending: values.into_iter().map(Some).collect(),
         done: Vec::new(),
         k,
+        resolved: false,
     }
 }
 
@@ -70,6 +71,7 @@ pub struct FirstK<T: Linear> {
     pending: Vec<Option<T>>,
     done: Vec<(usize, T::Output)>,
     k: usize,
+    resolved: bool,
 }
 
 /// The result of [`first_k`].
@@ -86,6 +88,7 @@ impl<T: Linear + Unpin> Future for FirstK<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<FinishedK<T>> {
         let this = self.get_mut();
+        assert!(!this.resolved, "a FirstK polled after it resolved");
         for (index, slot) in this.pending.iter_mut().enumerate() {
             let Some(value) = slot else {
                 continue;
@@ -99,6 +102,7 @@ impl<T: Linear + Unpin> Future for FirstK<T> {
         if this.done.len() < this.k {
             return Poll::Pending;
         }
+        this.resolved = true;
         let rest = std::mem::take(&mut this.pending)
             .into_iter()
             .enumerate()
@@ -144,6 +148,10 @@ impl<T: Linear + Unpin> Future for CancelAll<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        assert!(
+            !this.started || !this.outcomes.is_empty() || this.values.is_empty(),
+            "a CancelAll polled after it resolved"
+        );
         if !this.started {
             this.started = true;
             this.values.iter_mut().flatten().for_each(T::start_cancel);

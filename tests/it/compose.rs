@@ -123,7 +123,7 @@ fn read_exact_gathers_several_writes_after_the_bytes_already_there() {
     });
     let mut buf = Vec::with_capacity(7 + 1000);
     buf.extend_from_slice(b"HEADER:");
-    let (result, buf) = ring.block_on(async { reader.read_exact(buf).await });
+    let (result, buf) = ring.block_on(async { reader.read_exact(buf, 1000).await });
     result.unwrap();
     assert_eq!(&buf[..7], b"HEADER:", "the bytes already there are kept");
     assert_eq!(
@@ -142,12 +142,13 @@ fn read_exact_short_stream_is_unexpected_eof_with_the_bytes_kept() {
     let (reader, mut writer) = ring_reads(&ring);
     writer.write_all(b"only 6").unwrap();
     drop(writer);
-    let (result, buf) = ring.block_on(async { reader.read_exact(Vec::with_capacity(10)).await });
+    let (result, buf) =
+        ring.block_on(async { reader.read_exact(Vec::with_capacity(10), 10).await });
     let err = result.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
     assert_eq!(buf, b"only 6");
     // A buffer with no room is refused at once, not read as done.
-    let (result, buf) = ring.block_on(async { reader.read_exact(vec![0u8; 4]).await });
+    let (result, buf) = ring.block_on(async { reader.read_exact(vec![0u8; 4], 1).await });
     assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(buf, [0; 4]);
     drop((reader, ring));
@@ -160,7 +161,7 @@ fn read_exact_cancelled_hands_back_every_byte_that_arrived() {
     let ring = ring();
     let (reader, mut writer) = ring_reads(&ring);
     let outcome = ring.block_on(async {
-        let exact = reader.read_exact(Vec::with_capacity(10));
+        let exact = reader.read_exact(Vec::with_capacity(10), 10);
         writer.write_all(b"12345").unwrap();
         ring.sleep(Duration::from_millis(10)).await.unwrap();
         exact.cancel().await
@@ -296,5 +297,42 @@ fn write_all_dropped_unfinished_panics_naming_the_line_that_made_it() {
         .unwrap();
     assert_eq!(ring.stats().in_flight, 0);
     drop((writer, ring));
+    fds.finish();
+}
+
+#[test]
+fn recv_exact_takes_exactly_len_and_leaves_the_next_frame_in_the_socket() {
+    let fds = FdCheck::start();
+    let ring = ring();
+    let (a, b) = linear_uring::net::UnixStream::pair(&ring).unwrap();
+    ring.block_on(async {
+        let (sent, _) = a.send_all(b"\x05hello\x03abc").await;
+        sent.unwrap();
+        // Length-prefixed frames read into one buffer whose capacity is larger than
+        // any frame: each read stops at its frame.
+        let mut buf = Vec::with_capacity(64);
+        let mut frames = Vec::new();
+        for _ in 0..2 {
+            buf.clear();
+            let (got, back) = b.recv_exact(buf, 1).await;
+            got.unwrap();
+            let len = usize::from(back[0]);
+            let (got, back) = b.recv_exact(back, len).await;
+            got.unwrap();
+            frames.push(back[1..].to_vec());
+            buf = back;
+        }
+        assert_eq!(frames, [b"hello".to_vec(), b"abc".to_vec()]);
+        // Nothing asked, nothing waited for.
+        let (got, back) = b.recv_exact(Vec::new(), 0).await;
+        got.unwrap();
+        assert!(back.is_empty());
+        // Room for less than asked: refused at once, the buffer back.
+        let (got, back) = b.recv_exact(Vec::with_capacity(2), 3).await;
+        assert_eq!(got.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(back.capacity(), 2);
+    });
+    assert_eq!(ring.stats().in_flight, 0);
+    drop((a, b, ring));
     fds.finish();
 }

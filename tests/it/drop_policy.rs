@@ -209,19 +209,19 @@ fn on_abandon_reports_a_receive_that_completed_unclaimed_and_a_cancelled_accept(
     let log: Rc<RefCell<Vec<Report>>> = Rc::default();
     let ring = Ring::builder()
         .drop_policy(DropPolicy::Reclaim)
-        .on_abandon({
-            let log = log.clone();
-            move |abandoned| {
-                log.borrow_mut().push((
-                    abandoned.op.to_string(),
-                    abandoned.result.ok(),
-                    abandoned.lost_result(),
-                    abandoned.to_string(),
-                ))
-            }
-        })
         .build()
         .unwrap();
+    ring.on_abandon({
+        let log = log.clone();
+        move |abandoned| {
+            log.borrow_mut().push((
+                abandoned.op.to_string(),
+                abandoned.result.ok(),
+                abandoned.lost_result(),
+                abandoned.to_string(),
+            ))
+        }
+    });
     let listener = linear_uring::net::TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
     let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let recv_line = line!() + 7;

@@ -22,7 +22,7 @@ fn main() {
                 let progress = transfer.cancel().await.cancelled().expect("not all sent");
                 assert!(progress.done < progress.buf.len());
                 // What was sent is what `b` can receive: exactly `progress.done` bytes.
-                let (got, buf) = b.recv_exact(Vec::with_capacity(progress.done)).await;
+                let (got, buf) = b.recv_exact(Vec::with_capacity(progress.done), progress.done).await;
                 got.expect("the bytes sent before the cancel");
                 assert_eq!(buf.len(), progress.done);
             }
@@ -32,7 +32,7 @@ fn main() {
             .await
             .expect("4 bytes go out at once");
         sent.expect("sent");
-        let (got, buf) = b.recv_exact(Vec::with_capacity(4)).await;
+        let (got, buf) = b.recv_exact(Vec::with_capacity(4), 4).await;
         got.expect("received");
         assert_eq!(buf, b"ping");
     });
