@@ -21,6 +21,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use linear_uring::op::Nop;
 use linear_uring::Ring;
 
 const BATCHES: [usize; 3] = [1, 32, 256];
@@ -65,5 +66,51 @@ fn nop(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, nop);
+/// One NOP round trip in a proof-carrying scope (`Ring::scope`, `Scope::submit`, the
+/// debt completed, the receipt returned) against the same round trip with a plain
+/// token, and the raw floor: what the brands cost.
+fn nop_scope(c: &mut Criterion) {
+    let mut group = c.benchmark_group("nop_scope");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1));
+
+    let mut raw = raw_ring(ENTRIES);
+    group.bench_function("raw-io-uring", |b| b.iter(|| raw_batch(&mut raw, 1)));
+    drop(raw);
+
+    let ring = Ring::builder().entries(ENTRIES).build().expect("ring");
+    group.bench_function("linear-uring-token", |b| {
+        b.iter_custom(|iters| {
+            ring.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    ring.nop().complete().await.expect("nop");
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("linear-uring-scope", |b| {
+        b.iter_custom(|iters| {
+            ring.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let done = ring
+                        .scope(async |s| {
+                            let (done, s) = s.submit(Nop::new(&ring)).complete().await;
+                            (s.paid(), done)
+                        })
+                        .await;
+                    done.expect("nop");
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, nop, nop_scope);
 criterion_main!(benches);

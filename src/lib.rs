@@ -213,6 +213,22 @@
 //! still holds its share of the ring, the ring's bookkeeping with them (including a
 //! descriptor the op produced). Clippy's `mem_forget` flags the first of these.
 //!
+//! ## Caught by the compiler after all, in a scope
+//!
+//! For structured code, [`Ring::scope`] turns the runtime holes above into compile
+//! errors: its closure is generic over a brand lifetime, gets a
+//! [`Scope`](scope::Scope) and must return a [`Paid`](scope::Paid) receipt, and
+//! submitting through the scope consumes it until the op's `complete()` or `cancel()`
+//! gives it back. An op dropped, forgotten, leaked, put in `ManuallyDrop` or a
+//! dropped collection, or left behind by `?`, leaves the closure with no receipt, and
+//! the program does not compile (`ui-tests/fail/scope_*.rs`). What it cannot catch:
+//! divergence (a panic, a loop, `process::exit`), ops submitted inside the closure
+//! without going through the scope, and the scope's own future dropped before it
+//! finishes, which goes through the drop policy like a token. It costs a closure per
+//! scope, the scope threaded through every op, and two small allocations per scope
+//! (see the [`scope`] module). With a `Leak`/`Forget` auto trait or linear types in
+//! Rust, none of it would be needed.
+//!
 //! ## Lints to turn on
 //!
 //! rustc's `unused_must_use` only warns by default, and `let _ = op;` passes it

@@ -80,19 +80,20 @@ pub struct Paid<'b> {
     brand: Brand<'b>,
 }
 
-/// An op submitted in the scope branded `'b`: a token that owes the scope. Its
-/// `complete()` and `cancel()` give the scope back with the output; nothing else
-/// does.
+/// An op (or any [`Linear`] value: a composite op such as a
+/// [`WriteAll`](crate::WriteAll)) owed to the scope branded `'b`. Its `complete()`
+/// and `cancel()` give the scope back with the output; nothing else does.
 ///
 /// # Cancellation
 ///
-/// As [`Op`]: dropping a debt (which the scope's types make a compile error unless
-/// the whole scope future is dropped) cancels the op and applies the drop policy.
-/// When the scope's future is cancelled ([`Linear::start_cancel`]), every debt
-/// cancels its op the next time it is polled.
+/// As the value it holds ([`Op`]): dropping a debt (which the scope's types make a
+/// compile error unless the whole scope future is dropped) cancels the op and
+/// applies the drop policy. When the scope's future is cancelled
+/// ([`Linear::start_cancel`]), every debt cancels its value the next time it is
+/// polled.
 #[must_use = "a debt must be paid: `.complete().await` or `.cancel().await` gives the scope back"]
-pub struct Debt<'b, K: OpKind> {
-    op: Op<K>,
+pub struct Debt<'b, T: Linear> {
+    value: T,
     shared: Rc<Shared>,
     brand: Brand<'b>,
 }
@@ -108,9 +109,16 @@ impl<'b> Scope<'b> {
     /// Submits `op` in this scope. The scope is consumed: it comes back from the
     /// debt's `complete()` or `cancel()`, and only from there.
     #[track_caller]
-    pub fn submit<K: OpKind>(self, op: Prepared<K>) -> Debt<'b, K> {
+    pub fn submit<K: OpKind>(self, op: Prepared<K>) -> Debt<'b, Op<K>> {
+        self.owe(op.submit())
+    }
+
+    /// Makes `value`, already in flight (a composite op such as
+    /// `stream.send_all(buf)`, or a token), a debt of this scope. The scope is
+    /// consumed, as by [`submit`](Scope::submit).
+    pub fn owe<T: Linear>(self, value: T) -> Debt<'b, T> {
         Debt {
-            op: op.submit(),
+            value,
             shared: self.shared,
             brand: PhantomData,
         }
@@ -178,22 +186,25 @@ impl<'b> Scope<'b> {
     }
 }
 
-impl<'b, K: OpKind> Debt<'b, K> {
-    /// Waits for the op: its output and the scope back.
+impl<'b, T: Linear + Unpin> Debt<'b, T> {
+    /// Waits for the value: its output and the scope back.
     pub fn complete(self) -> CompleteLinear<Self> {
         crate::complete(self)
     }
 
-    /// Cancels the op: what really happened (see [`Op::cancel`]) and the scope back.
-    pub fn cancel(self) -> CancelDebt<'b, K> {
+    /// Cancels the value: what really happened (see [`Op::cancel`]) and the scope
+    /// back.
+    pub fn cancel(self) -> CancelDebt<'b, T> {
         CancelDebt {
             inner: crate::cancel(self),
         }
     }
+}
 
-    /// Where the op was submitted.
-    pub fn location(&self) -> &'static std::panic::Location<'static> {
-        self.op.location()
+impl<'b, T: Linear> Debt<'b, T> {
+    /// What is owed.
+    pub fn get_ref(&self) -> &T {
+        &self.value
     }
 
     /// The scope that paid: handed back with an output or a residue.
@@ -201,33 +212,33 @@ impl<'b, K: OpKind> Debt<'b, K> {
         Scope::new(self.shared.clone())
     }
 
-    /// Cancels the op if the scope's future is being cancelled.
+    /// Cancels the value if the scope's future is being cancelled.
     fn follow_scope(&mut self) {
         if self.shared.cancelled.get() {
-            self.op.start_cancel();
+            self.value.start_cancel();
         }
     }
 }
 
-impl<'b, K: OpKind> Linear for Debt<'b, K> {
-    type Output = (K::Output, Scope<'b>);
-    type Residue = (K::Residue, Scope<'b>);
+impl<'b, T: Linear> Linear for Debt<'b, T> {
+    type Output = (T::Output, Scope<'b>);
+    type Residue = (T::Residue, Scope<'b>);
 
     fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.follow_scope();
-        let output = std::task::ready!(self.op.poll_complete(cx));
+        let output = std::task::ready!(self.value.poll_complete(cx));
         Poll::Ready((output, self.scope()))
     }
 
     fn start_cancel(&mut self) {
-        self.op.start_cancel();
+        self.value.start_cancel();
     }
 
     fn poll_cancel(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<CancelOutcome<Self::Output, Self::Residue>> {
-        let outcome = std::task::ready!(self.op.poll_cancel(cx));
+        let outcome = std::task::ready!(self.value.poll_cancel(cx));
         Poll::Ready(match outcome {
             CancelOutcome::Cancelled(residue) => CancelOutcome::Cancelled((residue, self.scope())),
             CancelOutcome::Completed(output) => CancelOutcome::Completed((output, self.scope())),
@@ -235,8 +246,8 @@ impl<'b, K: OpKind> Linear for Debt<'b, K> {
     }
 }
 
-impl<'b, K: OpKind> IntoFuture for Debt<'b, K> {
-    type Output = (K::Output, Scope<'b>);
+impl<'b, T: Linear + Unpin> IntoFuture for Debt<'b, T> {
+    type Output = (T::Output, Scope<'b>);
     type IntoFuture = CompleteLinear<Self>;
 
     /// Awaiting a debt completes it.
@@ -247,12 +258,12 @@ impl<'b, K: OpKind> IntoFuture for Debt<'b, K> {
 
 /// The future of [`Debt::cancel`]: what happened to the op, and the scope back.
 #[must_use = "await this to learn whether the op was cancelled or finished first, and to get the scope back"]
-pub struct CancelDebt<'b, K: OpKind> {
-    inner: CancelLinear<Debt<'b, K>>,
+pub struct CancelDebt<'b, T: Linear> {
+    inner: CancelLinear<Debt<'b, T>>,
 }
 
-impl<'b, K: OpKind> Future for CancelDebt<'b, K> {
-    type Output = (CancelOutcome<K::Output, K::Residue>, Scope<'b>);
+impl<'b, T: Linear + Unpin> Future for CancelDebt<'b, T> {
+    type Output = (CancelOutcome<T::Output, T::Residue>, Scope<'b>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let outcome = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
@@ -396,13 +407,15 @@ impl fmt::Debug for Paid<'_> {
     }
 }
 
-impl<K: OpKind> fmt::Debug for Debt<'_, K> {
+impl<T: Linear> fmt::Debug for Debt<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Debt").field(&self.op).finish()
+        f.debug_tuple("Debt")
+            .field(&std::any::type_name::<T>())
+            .finish()
     }
 }
 
-impl<K: OpKind> fmt::Debug for CancelDebt<'_, K> {
+impl<T: Linear> fmt::Debug for CancelDebt<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CancelDebt")
     }
@@ -419,4 +432,4 @@ impl<R> fmt::Debug for ScopeFuture<'_, R> {
 static_assertions::assert_eq_size!(Paid<'static>, ());
 static_assertions::assert_not_impl_any!(Scope<'static>: Send, Sync, Clone, Copy, Default);
 static_assertions::assert_not_impl_any!(Paid<'static>: Clone, Copy, Default);
-static_assertions::assert_not_impl_any!(Debt<'static, crate::op::Nop>: Send, Sync);
+static_assertions::assert_not_impl_any!(Debt<'static, Op<crate::op::Nop>>: Send, Sync);

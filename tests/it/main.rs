@@ -18,6 +18,7 @@ mod net_udp;
 mod net_unix;
 mod proxy;
 mod regressions;
+mod scope;
 mod select;
 mod shutdown;
 mod storm;
