@@ -199,12 +199,15 @@ impl Ring {
     /// fired?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn scope<'a, F, R>(&self, f: F) -> crate::scope::ScopeFuture<'a, R>
+    pub fn scope<'a, F, R>(
+        &self,
+        f: F,
+    ) -> crate::scope::ScopeFuture<impl Future<Output = (crate::scope::Paid<'static>, R)> + 'a>
     where
         F: for<'b> AsyncFnOnce(crate::scope::Scope<'b>) -> (crate::scope::Paid<'b>, R) + 'a,
         R: 'a,
     {
-        crate::scope::ScopeFuture::new(f)
+        crate::scope::scope(&self.inner, f)
     }
 
     /// Submits a nop and returns its token.
@@ -379,6 +382,7 @@ impl RingBuilder {
             counters: Counters::default(),
             policy: self.policy,
             on_abandon: RefCell::new(None),
+            scopes: Default::default(),
             state: Cell::new(Lifecycle::Running),
             shutdown_deferred: Cell::new(false),
             wakers: Cell::new(Vec::new()),
@@ -446,6 +450,8 @@ pub(crate) struct Inner {
     counters: Counters,
     policy: DropPolicy,
     on_abandon: RefCell<Option<AbandonHook>>,
+    /// Which proof-carrying scopes are being cancelled.
+    scopes: crate::scope::Registry,
     state: Cell<Lifecycle>,
     /// The owner was dropped (or `shutdown` called) inside this ring's `block_on`:
     /// the shutdown runs when that `block_on` ends.
@@ -457,6 +463,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The registry of the ring's proof-carrying scopes.
+    pub(crate) fn scopes(&self) -> &crate::scope::Registry {
+        &self.scopes
+    }
+
     /// Records `op` in the table and pushes its entry. Never fails: an op that cannot
     /// reach the kernel is recorded as completed with the reason.
     pub(crate) fn submit<K: OpKind>(&self, mut op: Box<K>, link_timeout: Option<Duration>) -> OpId {

@@ -22,7 +22,8 @@
 //! into sub-scopes with brands of their own ([`Scope::split`], [`Scope::split3`],
 //! [`Scope::each`] for `n` decided at run time), each of which must be paid before the
 //! parent scope comes back. A debt is [`Linear`]: it races against a timer or another
-//! debt, and the loser comes back still owed.
+//! debt, and the loser comes back still owed. The scope's own future, boxed, is
+//! [`Linear`] too: a whole handler races and cancels like one op.
 //!
 //! # What a scope cannot catch
 //!
@@ -39,7 +40,7 @@
 //! approximation that exists today, at the cost of closures and of threading the
 //! scope through every op.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -49,17 +50,66 @@ use std::task::{Context, Poll};
 
 use crate::op::{OpKind, Prepared};
 use crate::race::{CancelLinear, CompleteLinear, Linear};
+use crate::ring::Inner;
 use crate::token::{CancelOutcome, Op};
 
 /// An invariant lifetime: a scope's brand. `fn(&'b ()) -> &'b ()` is both co- and
 /// contravariant in `'b`, so `'b` can be neither shortened nor lengthened.
 type Brand<'b> = PhantomData<fn(&'b ()) -> &'b ()>;
 
-/// What a scope and everything split from it share.
+/// Which scopes of a ring are being cancelled, kept by the ring so that a scope costs
+/// no allocation of its own for it: a scope and everything split from it carry the
+/// ring and their scope's id.
 #[derive(Debug, Default)]
+pub(crate) struct Registry {
+    next: Cell<u64>,
+    /// Whether `cancelled` holds anything: the common check costs one load.
+    any: Cell<bool>,
+    /// Ids of scopes whose future is being cancelled: every debt of theirs cancels
+    /// its op when polled. Usually empty.
+    cancelled: RefCell<Vec<u64>>,
+}
+
+impl Registry {
+    fn new_id(&self) -> u64 {
+        let id = self.next.get();
+        self.next.set(id + 1);
+        id
+    }
+
+    #[inline]
+    fn is_cancelled(&self, id: u64) -> bool {
+        self.any.get() && self.cancelled.borrow().contains(&id)
+    }
+
+    fn cancel(&self, id: u64) {
+        let mut cancelled = self.cancelled.borrow_mut();
+        if !cancelled.contains(&id) {
+            cancelled.push(id);
+        }
+        self.any.set(true);
+    }
+
+    fn forget(&self, id: u64) {
+        let mut cancelled = self.cancelled.borrow_mut();
+        cancelled.retain(|&other| other != id);
+        self.any.set(!cancelled.is_empty());
+    }
+}
+
+/// What a scope and everything split from it share: the ring, and the scope's id in
+/// its [`Registry`].
+#[derive(Clone)]
 struct Shared {
-    /// The scope's future is being cancelled: every debt cancels its op when polled.
-    cancelled: Cell<bool>,
+    ring: Rc<Inner>,
+    id: u64,
+}
+
+impl Shared {
+    #[inline]
+    fn cancelled(&self) -> bool {
+        self.ring.scopes().is_cancelled(self.id)
+    }
 }
 
 /// The right to submit one op in the scope branded `'b`, or to declare it
@@ -67,7 +117,7 @@ struct Shared {
 /// library: the only scope a closure has is the one it was given, or the one a
 /// debt's `complete()`/`cancel()` gave back.
 pub struct Scope<'b> {
-    shared: Rc<Shared>,
+    shared: Shared,
     brand: Brand<'b>,
 }
 
@@ -94,12 +144,12 @@ pub struct Paid<'b> {
 #[must_use = "a debt must be paid: `.complete().await` or `.cancel().await` gives the scope back"]
 pub struct Debt<'b, T: Linear> {
     value: T,
-    shared: Rc<Shared>,
+    shared: Shared,
     brand: Brand<'b>,
 }
 
 impl<'b> Scope<'b> {
-    fn new(shared: Rc<Shared>) -> Self {
+    fn new(shared: Shared) -> Self {
         Scope {
             shared,
             brand: PhantomData,
@@ -214,7 +264,7 @@ impl<'b, T: Linear> Debt<'b, T> {
 
     /// Cancels the value if the scope's future is being cancelled.
     fn follow_scope(&mut self) {
-        if self.shared.cancelled.get() {
+        if self.shared.cancelled() {
             self.value.start_cancel();
         }
     }
@@ -279,7 +329,9 @@ impl<'b, T: Linear + Unpin> Future for CancelDebt<'b, T> {
 /// The future of [`Ring::scope`](crate::Ring::scope): the closure's value, once it
 /// has paid for every op it submitted.
 ///
-/// It is [`Linear`]: it races and cancels like a token. Cancelling it makes every
+/// Awaiting it costs no allocation: the closure's future is stored inline. To race
+/// it, cancel it or give it a [`deadline`](crate::deadline), box it:
+/// `Box::pin(ring.scope(..))` is [`Linear`], like a token. Cancelling it makes every
 /// debt in the scope cancel its op when next polled, and then waits for the closure
 /// to finish: the outcome is `Completed(value)`, the value telling what each op did.
 ///
@@ -288,60 +340,86 @@ impl<'b, T: Linear + Unpin> Future for CancelDebt<'b, T> {
 /// Dropping it before it finishes drops the debts inside, which goes through the
 /// drop policy like dropping the tokens: the one case a scope leaves to run time.
 #[must_use = "a scope does nothing unless awaited; dropping it abandons the ops inside"]
-pub struct ScopeFuture<'a, R> {
-    shared: Rc<Shared>,
-    inner: Pin<Box<dyn Future<Output = R> + 'a>>,
+pub struct ScopeFuture<Fut> {
+    shared: Shared,
+    /// Whether this scope was entered in the registry's cancelled list.
+    cancelling: Cell<bool>,
+    /// The closure's future, structurally pinned. Its brand is instantiated as
+    /// `'static`: the closure is generic over the brand, so any choice proves the
+    /// same thing, and no receipt of this type ever leaves the scope.
+    inner: Fut,
 }
 
-impl<'a, R> ScopeFuture<'a, R> {
-    pub(crate) fn new<F>(f: F) -> Self
-    where
-        F: for<'b> AsyncFnOnce(Scope<'b>) -> (Paid<'b>, R) + 'a,
-        R: 'a,
-    {
-        let shared = Rc::new(Shared::default());
-        let scope = Scope::new(shared.clone());
-        ScopeFuture {
-            shared,
-            inner: Box::pin(async move { f(scope).await.1 }),
+/// The closure's future of a scope whose value is `R`.
+pub(crate) fn scope<'a, F, R>(
+    ring: &Rc<Inner>,
+    f: F,
+) -> ScopeFuture<impl Future<Output = (Paid<'static>, R)> + 'a>
+where
+    F: for<'b> AsyncFnOnce(Scope<'b>) -> (Paid<'b>, R) + 'a,
+    R: 'a,
+{
+    let shared = Shared {
+        ring: ring.clone(),
+        id: ring.scopes().new_id(),
+    };
+    let scope: Scope<'static> = Scope::new(shared.clone());
+    ScopeFuture {
+        shared,
+        cancelling: Cell::new(false),
+        inner: f(scope),
+    }
+}
+
+impl<Fut> ScopeFuture<Fut> {
+    /// Marks the scope as being cancelled: its debts cancel their ops when polled.
+    fn start_cancel(&self) {
+        if !self.cancelling.replace(true) {
+            self.shared.ring.scopes().cancel(self.shared.id);
         }
     }
 
-    /// Waits for the closure's value; the same as awaiting the scope.
-    pub fn complete(self) -> CompleteLinear<Self> {
-        crate::complete(self)
-    }
-
-    /// Cancels every op in the scope, and waits for the closure's value.
-    pub fn cancel(self) -> CancelLinear<Self> {
-        crate::cancel(self)
+    /// The closure's future, pinned where the scope future is.
+    fn inner(self: Pin<&mut Self>) -> Pin<&mut Fut> {
+        // SAFETY: `inner` is structurally pinned: nothing moves it out of a pinned
+        // `ScopeFuture` (no method returns it or swaps it, and `Drop` touches only the
+        // other fields), and `ScopeFuture` is `Unpin` only if `Fut` is (no manual
+        // `Unpin` impl).
+        unsafe { self.map_unchecked_mut(|scope| &mut scope.inner) }
     }
 }
 
-impl<R> Future for ScopeFuture<'_, R> {
+impl<Fut, R> Future for ScopeFuture<Fut>
+where
+    Fut: Future<Output = (Paid<'static>, R)>,
+{
     type Output = R;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        self.inner().poll(cx).map(|(_paid, value)| value)
     }
 }
 
-impl<R> Linear for ScopeFuture<'_, R> {
+/// A boxed scope future races, cancels and takes deadlines like a token.
+impl<Fut, R> Linear for Pin<Box<ScopeFuture<Fut>>>
+where
+    Fut: Future<Output = (Paid<'static>, R)>,
+{
     type Output = R;
     /// Never produced: a cancelled scope still finishes with its value.
     type Residue = ();
 
     fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<R> {
-        self.inner.as_mut().poll(cx)
+        self.as_mut().poll(cx)
     }
 
     fn start_cancel(&mut self) {
-        self.shared.cancelled.set(true);
+        self.as_ref().get_ref().start_cancel();
     }
 
     fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Poll<CancelOutcome<R, ()>> {
         self.start_cancel();
-        self.inner.as_mut().poll(cx).map(CancelOutcome::Completed)
+        self.as_mut().poll(cx).map(CancelOutcome::Completed)
     }
 }
 
@@ -396,7 +474,7 @@ impl<R> Unpin for JoinAll<'_, R> {}
 impl fmt::Debug for Scope<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("cancelled", &self.shared.cancelled.get())
+            .field("id", &self.shared.id)
             .finish()
     }
 }
@@ -421,10 +499,19 @@ impl<T: Linear> fmt::Debug for CancelDebt<'_, T> {
     }
 }
 
-impl<R> fmt::Debug for ScopeFuture<'_, R> {
+impl<Fut> Drop for ScopeFuture<Fut> {
+    fn drop(&mut self) {
+        if self.cancelling.get() {
+            self.shared.ring.scopes().forget(self.shared.id);
+        }
+    }
+}
+
+impl<Fut> fmt::Debug for ScopeFuture<Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeFuture")
-            .field("cancelled", &self.shared.cancelled.get())
+            .field("id", &self.shared.id)
+            .field("cancelling", &self.cancelling.get())
             .finish_non_exhaustive()
     }
 }

@@ -152,11 +152,12 @@ fn scope_future_cancelled_cancels_its_ops_and_finishes_with_their_outcome() {
     let ring = ring();
     let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
     let outcome = ring.block_on(async {
-        // A whole handler, raced like a token: nobody connects.
-        let handler = ring.scope(async |s| {
+        // A whole handler, raced like a token (boxed, so that it can be handed
+        // back still running): nobody connects.
+        let handler = Box::pin(ring.scope(async |s| {
             let (accepted, s) = s.submit(listener.accept()).complete().await;
             (s.paid(), accepted.map(|(_, peer)| peer))
-        });
+        }));
         match race(handler, ring.sleep(Duration::from_millis(5))).await {
             Raced::First(..) => panic!("nobody connected"),
             Raced::Second(handler, _) => linear_uring::cancel(handler).await,
