@@ -83,11 +83,27 @@ pub struct Completion {
     pub(crate) timed_out: Option<NonZeroU8>,
 }
 
+/// `ERESTARTSYS`, the first of the kernel's internal restart codes
+/// (`include/linux/errno.h`), never meant for user space.
+const KERNEL_RESTART_FIRST: i32 = 512;
+/// `ERESTART_RESTARTBLOCK`, the last of them.
+const KERNEL_RESTART_LAST: i32 = 516;
+
 impl Completion {
     /// A completion from the kernel's `res` and `flags`.
+    ///
+    /// The kernel's internal restart codes (`ERESTARTSYS` and its kin, 512 to 516)
+    /// become `EINTR`, what a system call interrupted the same way reports: io_uring
+    /// lets them through from an op interrupted in one of its workers (a splice or a
+    /// tee waiting on a pipe, when it is cancelled), and no user-space errno means
+    /// anything for them.
     pub(crate) fn from_cqe(res: i32, flags: u32) -> Completion {
         let result = if res < 0 {
-            Err(io::Error::from_raw_os_error(-res))
+            let errno = match -res {
+                KERNEL_RESTART_FIRST..=KERNEL_RESTART_LAST => libc::EINTR,
+                errno => errno,
+            };
+            Err(io::Error::from_raw_os_error(errno))
         } else {
             Ok(res as u32)
         };

@@ -608,3 +608,18 @@ fn orphan_keeps_its_report_until_the_release() {
 fn orphan_reported(table: &mut Table<Data>, id: OpId, report: Report) -> bool {
     matches!(table.orphan(id, report), Orphan::InFlight { .. })
 }
+
+#[test]
+fn completion_kernel_restart_codes_read_as_eintr() {
+    for res in [-512, -513, -514, -515, -516] {
+        let c = Completion::from_cqe(res, 0);
+        assert_eq!(c.errno(), Some(libc::EINTR), "res {res}");
+    }
+    for (res, errno) in [(-511, 511), (-517, 517), (-4, libc::EINTR), (-125, 125)] {
+        assert_eq!(
+            Completion::from_cqe(res, 0).errno(),
+            Some(errno),
+            "res {res}"
+        );
+    }
+}
