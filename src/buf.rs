@@ -238,6 +238,58 @@ pub(crate) fn check_spare<B: IoBufMut>(buf: &B, op: &str) -> io::Result<()> {
     ))
 }
 
+/// The most buffers one vectored read or write takes: the kernel's `UIO_MAXIOV`
+/// (`IOV_MAX`), past which `readv(2)` and `writev(2)` fail with `EINVAL`.
+pub(crate) const MAX_IOVECS: usize = 1024;
+
+/// Fails a vectored read or write of more than [`MAX_IOVECS`] buffers, before it
+/// reaches the kernel, saying why.
+pub(crate) fn check_iovecs(count: usize, op: &str) -> io::Result<()> {
+    if count <= MAX_IOVECS {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{op}: {count} buffers, more than the {MAX_IOVECS} one vectored op takes \
+             (IOV_MAX); split them over several ops"
+        ),
+    ))
+}
+
+/// Fails a vectored read that has nowhere to write, before it reaches the kernel:
+/// no buffer at all, or no spare capacity in any of them (see [`check_spare`]). A
+/// full buffer among others with room is skipped, as a 0-length `iovec`.
+pub(crate) fn check_spare_vectored<B: IoBufMut>(bufs: &[B], op: &str) -> io::Result<()> {
+    let Some(first) = bufs.first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{op}: no buffers: a vectored read needs at least one buffer with spare \
+                 capacity (`Vec::with_capacity(n)`)"
+            ),
+        ));
+    };
+    if TypeId::of::<B>() == TypeId::of::<Empty>() {
+        return Ok(());
+    }
+    if bufs.iter().any(|buf| buf.bytes_init() < buf.bytes_total()) {
+        return Ok(());
+    }
+    if bufs.len() == 1 {
+        return check_spare(first, op);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{op}: none of the {} buffers has spare capacity (each one's len == its \
+             capacity): a read appends after the initialised bytes; pass \
+             `Vec::with_capacity(n)`, or `clear()`/`reserve(n)` them first",
+            bufs.len()
+        ),
+    ))
+}
+
 // SAFETY: a Vec's heap buffer does not move when the Vec does, holds `capacity()`
 // bytes of which `len()` are initialised, and changes only through `&mut`.
 unsafe impl IoBuf for Vec<u8> {
@@ -417,6 +469,36 @@ mod tests {
         let mut buf = Vec::with_capacity(8);
         buf.push(1);
         check_spare(&buf, "Recv").unwrap();
+    }
+
+    #[test]
+    fn check_spare_vectored_refuses_no_buffers_and_all_full() {
+        let none: Vec<Vec<u8>> = Vec::new();
+        let err = check_spare_vectored(&none, "Readv").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("no buffers"), "{err}");
+        let full = vec![vec![1u8; 4], vec![2u8; 8]];
+        let err = check_spare_vectored(&full, "Readv").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("none of the 2 buffers"), "{err}");
+        let one = vec![vec![1u8; 4]];
+        let err = check_spare_vectored(&one, "Readv").unwrap_err();
+        assert!(err.to_string().contains("len 4 == capacity 4"), "{err}");
+    }
+
+    #[test]
+    fn check_spare_vectored_passes_when_any_buffer_has_room() {
+        let bufs = vec![vec![1u8; 4], Vec::with_capacity(8)];
+        check_spare_vectored(&bufs, "Readv").unwrap();
+        check_spare_vectored(&[Empty, Empty], "Readv").unwrap();
+    }
+
+    #[test]
+    fn check_iovecs_refuses_more_than_iov_max() {
+        check_iovecs(MAX_IOVECS, "Writev").unwrap();
+        let err = check_iovecs(MAX_IOVECS + 1, "Writev").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("1025 buffers"), "{err}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod close;
 mod connect;
 mod nop;
 mod read;
+mod readv;
 mod recv;
 mod recv_from;
 mod send;
@@ -31,6 +32,7 @@ mod shutdown;
 mod socket;
 mod timeout;
 mod write;
+mod writev;
 
 pub use accept::Accept;
 pub use close::Close;
@@ -42,10 +44,12 @@ pub use shutdown::Shutdown;
 pub use timeout::Timeout;
 // The ops below export what they define; each file is one op.
 pub use read::*;
+pub use readv::*;
 pub use recv_from::*;
 pub use send_to::*;
 pub use socket::*;
 pub use write::*;
+pub use writev::*;
 
 #[doc(inline)]
 pub use crate::table::Completion;

@@ -11,6 +11,8 @@ use crate::fd::{set_blocking, SharedFd};
 use crate::op::{Prepared, Read, Write};
 use crate::Ring;
 
+mod vectored;
+
 /// The offset io_uring reads as `-1`: the file's current position.
 const CURRENT_POSITION: u64 = u64::MAX;
 

@@ -15,7 +15,7 @@ use super::Stream;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::{Endpoint, Endpoints};
 use crate::fd::SharedFd;
-use crate::op::{Prepared, Recv, Send, Shutdown};
+use crate::op::{Prepared, Readv, Recv, Send, Shutdown, Writev};
 use crate::{ReadExact, Ring, WriteAll};
 
 /// The receiving half of a stream, from `into_split` on
@@ -135,6 +135,21 @@ impl<S: Stream> ReadHalf<S> {
         Recv::prepare(&self.ring, &self.fd, buf)
     }
 
+    /// Describes a vectored read (`readv(2)`) into `bufs`, filling each one's spare
+    /// capacity in turn, after its initialised bytes.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` at once for no buffers, no spare capacity in any, or more than
+    /// 1024 of them; see [`Readv`].
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Readv`]: a cancel never loses bytes the kernel delivered.
+    pub fn read_vectored<B: IoBufMut>(&self, bufs: Vec<B>) -> Prepared<Readv<B>> {
+        Readv::prepare(&self.ring, &self.fd, bufs, u64::MAX)
+    }
+
     /// Receives exactly `len` bytes into `buf`, after its initialised bytes, one
     /// receive after another: a [`ReadExact`](crate::ReadExact), submitted now.
     ///
@@ -205,6 +220,19 @@ impl<S: Stream> WriteHalf<S> {
     /// See [`Send`].
     pub fn send<B: IoBuf>(&self, buf: B) -> Prepared<Send<B>> {
         Send::prepare(&self.ring, &self.fd, buf, 0)
+    }
+
+    /// Describes a vectored write (`writev(2)`) of the initialised bytes of `bufs`,
+    /// one after another (the kernel may take fewer).
+    ///
+    /// Unlike [`send`](WriteHalf::send), a `writev(2)` to a socket whose peer is gone
+    /// raises `SIGPIPE` besides failing with `EPIPE`; see [`Writev`].
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Writev`].
+    pub fn write_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> Prepared<Writev<B>> {
+        Writev::prepare(&self.ring, &self.fd, bufs, u64::MAX)
     }
 
     /// Sends all of `buf`'s initialised bytes, one send op after another, and gives

@@ -12,8 +12,8 @@
 /// `$ty` must have the fields `ring: Ring` and `fd: SharedFd` and implement
 /// [`Stream`](super::Stream); `$std` is its `std` twin. The signatures name their
 /// types as the invoking module imports them (`io`, `Ring`, `IoBuf`, `IoBufMut`,
-/// `Prepared`, `Recv`, `Send`, `Shutdown`, `ReadHalf`, `WriteHalf`,
-/// `ReuniteError`), so that where rustc quotes one in a note (the bound of `recv`,
+/// `Prepared`, `Recv`, `Send`, `Readv`, `Writev`, `Shutdown`, `ReadHalf`,
+/// `WriteHalf`, `ReuniteError`), so that where rustc quotes one in a note (the bound of `recv`,
 /// `close` taking `self`), it reads as code written by hand; the bodies use full
 /// paths.
 macro_rules! stream_methods {
@@ -75,6 +75,44 @@ macro_rules! stream_methods {
             /// See [`Send`](crate::op::Send).
             pub fn send<B: IoBuf>(&self, buf: B) -> Prepared<Send<B>> {
                 $crate::op::Send::prepare(&self.ring, &self.fd, buf, 0)
+            }
+
+            /// Describes a vectored read (`readv(2)`) into `bufs`, filling each one's
+            /// spare capacity in turn, after its initialised bytes.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` at once for no buffers, no spare capacity in any, or
+            /// more than 1024 of them; see [`Readv`](crate::op::Readv).
+            ///
+            /// # Cancellation
+            ///
+            /// See [`Readv`](crate::op::Readv): a cancel never loses bytes the kernel
+            /// delivered.
+            ///
+            /// # References
+            ///
+            /// `io_uring_prep_readv(3)`, `readv(2)`.
+            pub fn read_vectored<B: IoBufMut>(&self, bufs: Vec<B>) -> Prepared<Readv<B>> {
+                $crate::op::Readv::prepare(&self.ring, &self.fd, bufs, u64::MAX)
+            }
+
+            /// Describes a vectored write (`writev(2)`) of the initialised bytes of
+            /// `bufs`, one after another (the kernel may take fewer).
+            ///
+            /// Unlike [`send`](Self::send), a `writev(2)` to a socket whose peer is
+            /// gone raises `SIGPIPE` besides failing with `EPIPE`; see
+            /// [`Writev`](crate::op::Writev).
+            ///
+            /// # Cancellation
+            ///
+            /// See [`Writev`](crate::op::Writev).
+            ///
+            /// # References
+            ///
+            /// `io_uring_prep_writev(3)`, `writev(2)`.
+            pub fn write_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> Prepared<Writev<B>> {
+                $crate::op::Writev::prepare(&self.ring, &self.fd, bufs, u64::MAX)
             }
 
             /// Sends all of `buf`'s initialised bytes, one send op after another, and

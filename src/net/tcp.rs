@@ -9,7 +9,7 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
-use crate::op::{Accept, Connect, Prepared, Recv, Send, Shutdown};
+use crate::op::{Accept, Connect, Prepared, Readv, Recv, Send, Shutdown, Writev};
 use crate::Ring;
 
 /// A TCP socket listening for connections.

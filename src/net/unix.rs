@@ -14,7 +14,7 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
-use crate::op::{Accept, Connect, Prepared, Recv, Send, Shutdown};
+use crate::op::{Accept, Connect, Prepared, Readv, Recv, Send, Shutdown, Writev};
 use crate::Ring;
 
 /// A Unix-domain stream socket listening for connections.
@@ -180,8 +180,10 @@ impl UnixStream {
     }
 }
 
-// `from_std`, `into_std`, `recv`, `send`, `send_all`, `shutdown`, `ring`, `close`,
-// `into_split` and `reunite`, shared with the other stream types.
+
+// `from_std`, `into_std`, `recv`, `send`, `send_all`, `read_vectored`,
+// `write_vectored`, `shutdown`, `ring`, `close`, `into_split` and `reunite`, shared
+// with the other stream types.
 stream_methods!(UnixStream, std_unix::UnixStream);
 
 impl sealed::Sealed for UnixStream {

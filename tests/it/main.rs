@@ -23,3 +23,4 @@ mod select;
 mod shutdown;
 mod storm;
 mod user_panics;
+mod vectored;
