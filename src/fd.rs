@@ -11,8 +11,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 /// A descriptor shared by a resource and its ops.
+///
+/// `pub` but unnameable (this module is private): the sealed part of [`Resource`]
+/// returns it.
 #[derive(Clone)]
-pub(crate) struct SharedFd(Rc<OwnedFd>);
+pub struct SharedFd(Rc<OwnedFd>);
 
 impl SharedFd {
     pub(crate) fn new(fd: OwnedFd) -> Self {
@@ -126,9 +129,43 @@ impl fmt::Debug for SharedFd {
     }
 }
 
-/// Implements `AsFd`, `AsRawFd` and `Debug` for resource types with `fd: SharedFd`.
+pub(crate) mod sealed {
+    /// The part of [`Resource`](super::Resource) that only the crate sees.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a resource of linear-uring whose descriptor an op can share",
+        label = "not one of the library's descriptor-owning types",
+        note = "ops that take a resource (`Splice`, `Tee`) keep a reference to its descriptor until their final completion, so that it cannot be closed and reused under them; wrap a `std` descriptor first (`File::from_fd`, `UnixStream::from_std`, ...)"
+    )]
+    pub trait Sealed {
+        /// The descriptor, for an op to keep a reference to.
+        fn shared_fd(&self) -> &super::SharedFd;
+    }
+}
+
+/// A resource of this crate that owns a descriptor: [`File`](crate::fs::File), the
+/// sockets and listeners of [`net`](crate::net), and the halves of a split stream.
+///
+/// Ops that work on any descriptor ([`Splice`](crate::op::Splice),
+/// [`Tee`](crate::op::Tee)) take one by reference
+/// and keep their own reference to its descriptor until their final completion, as
+/// every op does: a resource dropped or closed while such an op is in flight keeps
+/// its descriptor open until the op is done, so the number cannot be reused under
+/// it. Sealed; wrap a `std` descriptor first ([`File::from_fd`](crate::fs::File::from_fd),
+/// [`UnixStream::from_std`](crate::net::UnixStream::from_std), ...).
+pub trait Resource: sealed::Sealed {}
+
+/// Implements `AsFd`, `AsRawFd`, `Debug` and [`Resource`] for resource types with
+/// `fd: SharedFd`.
 macro_rules! impl_fd_traits {
     ($($ty:ty),*) => {$(
+        impl $crate::fd::sealed::Sealed for $ty {
+            fn shared_fd(&self) -> &$crate::fd::SharedFd {
+                &self.fd
+            }
+        }
+
+        impl $crate::fd::Resource for $ty {}
+
         impl std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
                 self.fd.as_fd()

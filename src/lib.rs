@@ -290,6 +290,7 @@ pub use compose::{copy, Copied, Copying, Progress, ReadExact, Sink, Source, Writ
 pub use drop_policy::{Abandoned, DropPolicy};
 pub use error::{Error, ErrorKind};
 pub use exec::JoinHandle;
+pub use fd::Resource;
 pub use op::{OpKind, Prepared};
 pub use race::{
     cancel, cancel_all, complete, deadline, first_k, race, race_all, select, CancelAll,

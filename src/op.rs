@@ -30,6 +30,8 @@ mod send;
 mod send_to;
 mod shutdown;
 mod socket;
+mod splice;
+mod tee;
 mod timeout;
 mod write;
 mod writev;
@@ -48,6 +50,8 @@ pub use readv::*;
 pub use recv_from::*;
 pub use send_to::*;
 pub use socket::*;
+pub use splice::*;
+pub use tee::*;
 pub use write::*;
 pub use writev::*;
 

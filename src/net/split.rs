@@ -306,6 +306,22 @@ impl<S: Stream> WriteHalf<S> {
     }
 }
 
+impl<S> crate::fd::sealed::Sealed for ReadHalf<S> {
+    fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+}
+
+impl<S> crate::fd::Resource for ReadHalf<S> {}
+
+impl<S> crate::fd::sealed::Sealed for WriteHalf<S> {
+    fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+}
+
+impl<S> crate::fd::Resource for WriteHalf<S> {}
+
 impl<S> AsFd for ReadHalf<S> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -21,6 +21,7 @@ mod regressions;
 mod scope;
 mod select;
 mod shutdown;
+mod splice;
 mod storm;
 mod user_panics;
 mod vectored;
