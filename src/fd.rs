@@ -134,7 +134,7 @@ pub(crate) mod sealed {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a resource of linear-uring whose descriptor an op can share",
         label = "not one of the library's descriptor-owning types",
-        note = "ops that take a resource (`Splice`, `Tee`) keep a reference to its descriptor until their final completion, so that it cannot be closed and reused under them; wrap a `std` descriptor first (`File::from_fd`, `UnixStream::from_std`, ...)"
+        note = "ops that take a resource (`Splice`, `Tee`, `PollAdd`) keep a reference to its descriptor until their final completion, so that it cannot be closed and reused under them; wrap a `std` descriptor first (`File::from_fd`, `UnixStream::from_std`, ...)"
     )]
     pub trait Sealed {
         /// The descriptor, for an op to keep a reference to.
@@ -146,7 +146,7 @@ pub(crate) mod sealed {
 /// sockets and listeners of [`net`](crate::net), and the halves of a split stream.
 ///
 /// Ops that work on any descriptor ([`Splice`](crate::op::Splice),
-/// [`Tee`](crate::op::Tee)) take one by reference
+/// [`Tee`](crate::op::Tee), [`PollAdd`](crate::op::PollAdd)) take one by reference
 /// and keep their own reference to its descriptor until their final completion, as
 /// every op does: a resource dropped or closed while such an op is in flight keeps
 /// its descriptor open until the op is done, so the number cannot be reused under

@@ -22,6 +22,7 @@ mod accept;
 mod close;
 mod connect;
 mod nop;
+mod poll_add;
 mod read;
 mod readv;
 mod recv;
@@ -45,6 +46,7 @@ pub use send::Send;
 pub use shutdown::Shutdown;
 pub use timeout::Timeout;
 // The ops below export what they define; each file is one op.
+pub use poll_add::*;
 pub use read::*;
 pub use readv::*;
 pub use recv_from::*;

@@ -16,6 +16,7 @@ mod net_split;
 mod net_tcp;
 mod net_udp;
 mod net_unix;
+mod poll;
 mod proxy;
 mod regressions;
 mod scope;
