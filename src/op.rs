@@ -21,6 +21,8 @@ use crate::token::{self, Complete, Op};
 mod accept;
 mod close;
 mod connect;
+mod fadvise;
+mod madvise;
 mod nop;
 mod poll_add;
 mod read;
@@ -46,6 +48,8 @@ pub use send::Send;
 pub use shutdown::Shutdown;
 pub use timeout::Timeout;
 // The ops below export what they define; each file is one op.
+pub use fadvise::*;
+pub use madvise::*;
 pub use poll_add::*;
 pub use read::*;
 pub use readv::*;

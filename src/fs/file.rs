@@ -11,6 +11,7 @@ use crate::fd::{set_blocking, SharedFd};
 use crate::op::{Prepared, Read, Write};
 use crate::Ring;
 
+mod advise;
 mod vectored;
 
 /// The offset io_uring reads as `-1`: the file's current position.

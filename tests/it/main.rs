@@ -1,5 +1,6 @@
 //! Integration tests against the real kernel, in one binary.
 
+mod advise;
 mod buf_contract;
 mod compose;
 mod core;
@@ -17,6 +18,7 @@ mod net_tcp;
 mod net_udp;
 mod net_unix;
 mod poll;
+mod probe;
 mod proxy;
 mod regressions;
 mod scope;
