@@ -18,6 +18,7 @@ use std::os::fd::OwnedFd;
 use crate::Ring;
 
 pub(crate) mod addr;
+pub(crate) mod ancillary;
 pub(crate) mod split;
 mod stream;
 mod tcp;

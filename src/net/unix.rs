@@ -14,7 +14,7 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
-use crate::op::{Accept, Connect, Prepared, Readv, Recv, Send, Shutdown, Writev};
+use crate::op::{Accept, Connect, Prepared, Readv, Recv, RecvMsg, Send, SendMsg, Shutdown, Writev};
 use crate::Ring;
 
 /// A Unix-domain stream socket listening for connections.
@@ -180,6 +180,87 @@ impl UnixStream {
     }
 }
 
+/// Passing descriptors (`SCM_RIGHTS`), on the stream and on its halves.
+impl UnixStream {
+    /// Describes a send of `buf`'s initialised bytes together with the descriptors
+    /// `fds`, which the peer receives as new descriptors of its own
+    /// ([`recv_with_fds`](UnixStream::recv_with_fds)).
+    ///
+    /// The op owns `fds` until it completes, then gives them back with the buffer:
+    /// `(io::Result<usize>, B, Vec<OwnedFd>)`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` at once for descriptors with an empty buffer or more than 253
+    /// of them; see [`SendMsg`].
+    ///
+    /// # Cancellation
+    ///
+    /// See [`SendMsg`]: a cancelled send passed no descriptor, and hands them back.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_sendmsg(3)`, `unix(7)` (`SCM_RIGHTS`).
+    pub fn send_with_fds<B: IoBuf>(&self, buf: B, fds: Vec<OwnedFd>) -> Prepared<SendMsg<B>> {
+        SendMsg::prepare(&self.ring, &self.fd, buf, fds)
+    }
+
+    /// Describes a receive into `buf`'s spare capacity of bytes and of up to
+    /// `max_fds` descriptors sent with them, which come as owned, close-on-exec
+    /// descriptors in the output's [`Received`](crate::op::Received).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` at once for a buffer with no spare capacity or a `max_fds` over
+    /// 253; see [`RecvMsg`]. More descriptors than there is room for are not an
+    /// error: [`Received::truncated`](crate::op::Received::truncated) says so.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`RecvMsg`]: a cancel that loses the race hands over every descriptor
+    /// received, and an abandoned receive's descriptors are closed by the ring.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_recvmsg(3)`, `unix(7)` (`SCM_RIGHTS`).
+    pub fn recv_with_fds<B: IoBufMut>(&self, buf: B, max_fds: usize) -> Prepared<RecvMsg<B>> {
+        RecvMsg::prepare(&self.ring, &self.fd, buf, max_fds)
+    }
+}
+
+impl ReadHalf<UnixStream> {
+    /// Describes a receive of bytes and of up to `max_fds` descriptors sent with
+    /// them, as [`UnixStream::recv_with_fds`].
+    ///
+    /// # Cancellation
+    ///
+    /// See [`RecvMsg`].
+    pub fn recv_with_fds<B: IoBufMut>(&self, buf: B, max_fds: usize) -> Prepared<RecvMsg<B>> {
+        RecvMsg::prepare(
+            self.ring(),
+            crate::fd::sealed::Sealed::shared_fd(self),
+            buf,
+            max_fds,
+        )
+    }
+}
+
+impl WriteHalf<UnixStream> {
+    /// Describes a send of bytes together with descriptors, as
+    /// [`UnixStream::send_with_fds`].
+    ///
+    /// # Cancellation
+    ///
+    /// See [`SendMsg`].
+    pub fn send_with_fds<B: IoBuf>(&self, buf: B, fds: Vec<OwnedFd>) -> Prepared<SendMsg<B>> {
+        SendMsg::prepare(
+            self.ring(),
+            crate::fd::sealed::Sealed::shared_fd(self),
+            buf,
+            fds,
+        )
+    }
+}
 
 // `from_std`, `into_std`, `recv`, `send`, `send_all`, `read_vectored`,
 // `write_vectored`, `shutdown`, `ring`, `close`, `into_split` and `reunite`, shared

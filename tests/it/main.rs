@@ -26,5 +26,6 @@ mod select;
 mod shutdown;
 mod splice;
 mod storm;
+mod unix_fds;
 mod user_panics;
 mod vectored;
