@@ -72,6 +72,16 @@
 //! of stream. [`IoBuf::slice`] makes a view of part of a buffer, to send from an
 //! offset or cap a read, without copying.
 //!
+//! Vectored reads and writes ([`op::Readv`], [`op::Writev`]) take a `Vec` of owned
+//! buffers, each read into by the same contract. Ops that work on any descriptor take
+//! a [`Resource`] of the crate and hold its descriptor open until they are done:
+//! [`op::Splice`] and [`op::Tee`] move or duplicate bytes between a pipe and another
+//! descriptor inside the kernel, and [`op::PollAdd`] waits until one is ready.
+//! [`op::Fadvise`] and [`op::Madvise`] pass on advice about a file or an owned
+//! buffer. A Unix stream passes descriptors ([`op::SendMsg`], [`op::RecvMsg`]): the
+//! descriptors received are owned values, closed by the ring if their op is
+//! abandoned.
+//!
 //! Halt safety, that is, never throwing away work the kernel did, has its own tools,
 //! so that no op ever needs `select!`: [`race`], [`select`] (over a tuple of values
 //! of different kinds), [`race_all`] and [`first_k`] return the losers still in
