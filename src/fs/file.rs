@@ -1,4 +1,5 @@
-//! `File`: reads and writes at offsets on any descriptor, through the ring.
+//! `File`: opened through the ring, read and written at offsets; any descriptor (a
+//! pipe, a device) can be wrapped.
 
 use std::fs;
 use std::io;
@@ -8,7 +9,8 @@ use std::path::Path;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::{Endpoint, ReadExact, WriteAll};
 use crate::fd::{set_blocking, SharedFd};
-use crate::op::{Prepared, Read, Write};
+use crate::fs::OpenOptions;
+use crate::op::{OpenAt, Prepared, Read, Write};
 use crate::Ring;
 
 mod advise;
@@ -19,6 +21,10 @@ const CURRENT_POSITION: u64 = u64::MAX;
 
 /// A descriptor read and written through the ring: a regular file, a pipe, a
 /// character device.
+///
+/// Files are opened through the ring with [`File::open`], [`File::create`] and
+/// [`File::options`], each an op to `.await` (or to submit, race and cancel); any
+/// other descriptor is wrapped with [`File::from_fd`] or [`File::from_std`].
 ///
 /// Reads and writes take an owned buffer and give it back with the result
 /// (`(io::Result<usize>, B)`). A write takes the buffer's initialised bytes; a read
@@ -40,13 +46,13 @@ const CURRENT_POSITION: u64 = u64::MAX;
 /// let ring = Ring::new()?;
 /// let path = std::env::temp_dir().join(format!("linear-uring-doc-{}", std::process::id()));
 /// ring.block_on(async {
-///     let file = File::create(&ring, &path)?;
+///     let file = File::create(&ring, &path).await?;
 ///     let (written, _) = file.write_all_at(&b"hello, ring"[..], 0).await;
 ///     written?;
 ///     file.close().await?;
 ///
-///     let file = File::open(&ring, &path)?;
-///     let (n, buf) = file.read_at(Vec::with_capacity(64), 7).submit().complete().await;
+///     let file = File::open(&ring, &path).await?;
+///     let (n, buf) = file.read_at(Vec::with_capacity(64), 7).await;
 ///     assert_eq!(&buf[..n?], b"ring");
 ///     file.close().await
 /// })?;
@@ -59,30 +65,68 @@ pub struct File {
 }
 
 impl File {
-    /// Opens an existing file read-only, as [`std::fs::File::open`].
+    /// Describes the open of an existing file, read-only, as [`std::fs::File::open`]:
+    /// `File::open(&ring, path).await?` opens it through the ring.
     ///
-    /// The `open(2)` runs synchronously on the calling thread, not through the ring,
-    /// so it blocks the executor while the kernel resolves the path.
+    /// To wrap a file opened elsewhere (with `std`, blocking the thread), use
+    /// [`File::from_std`].
     ///
     /// # Errors
     ///
-    /// As [`std::fs::File::open`].
-    pub fn open(ring: &Ring, path: impl AsRef<Path>) -> io::Result<File> {
-        File::from_std(ring, fs::File::open(path)?)
+    /// `InvalidInput` at once for a path with a NUL byte inside; otherwise the
+    /// kernel's errno (`NotFound`, `PermissionDenied`, `ENAMETOOLONG`...), as
+    /// [`OpenAt`] lists.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`OpenAt`]: an open that finished first is never lost, and a descriptor
+    /// opened for a dropped token is closed by the ring.
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_openat(3)`, `openat(2)` with `O_RDONLY`.
+    pub fn open(ring: &Ring, path: impl AsRef<Path>) -> Prepared<OpenAt> {
+        OpenOptions::new().read(true).open(ring, path)
     }
 
-    /// Opens a file write-only, creating it or truncating it, as
-    /// [`std::fs::File::create`]. To read and write, open it with
-    /// [`std::fs::OpenOptions`] and wrap it with [`File::from_std`].
-    ///
-    /// The `open(2)` runs synchronously on the calling thread, not through the ring,
-    /// so it blocks the executor while the kernel resolves the path.
+    /// Describes the open of a file for writing, creating it or truncating it, as
+    /// [`std::fs::File::create`]: `File::create(&ring, path).await?`. To read and
+    /// write, or for other options, use [`File::options`].
     ///
     /// # Errors
     ///
-    /// As [`std::fs::File::create`].
-    pub fn create(ring: &Ring, path: impl AsRef<Path>) -> io::Result<File> {
-        File::from_std(ring, fs::File::create(path)?)
+    /// `InvalidInput` at once for a path with a NUL byte inside; otherwise the
+    /// kernel's errno (`NotFound` for a missing directory, `PermissionDenied`,
+    /// `IsADirectory`...), as [`OpenAt`] lists.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`OpenAt`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_openat(3)`, `openat(2)` with `O_WRONLY | O_CREAT | O_TRUNC`.
+    pub fn create(ring: &Ring, path: impl AsRef<Path>) -> Prepared<OpenAt> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(ring, path)
+    }
+
+    /// Options to open a file with: [`OpenOptions::new`], as
+    /// [`std::fs::File::options`].
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// A `File` for a descriptor this library just made (opened, or a new pipe end):
+    /// blocking already, so no `fcntl(2)` is needed.
+    pub(crate) fn from_opened(ring: &Ring, fd: OwnedFd) -> File {
+        File {
+            ring: ring.clone(),
+            fd: SharedFd::new(fd),
+        }
     }
 
     /// Wraps a `std` file.

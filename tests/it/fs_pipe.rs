@@ -339,7 +339,7 @@ fn file_read_and_write_at_current_position_advance_it() {
     let ring = ring(DropPolicy::Panic);
     let temp = TempPath::new("position");
     ring.block_on(async {
-        let file = File::create(&ring, temp.path()).unwrap();
+        let file = File::create(&ring, temp.path()).await.unwrap();
         let (n, _) = file.write(&b"abc"[..]).submit().complete().await;
         assert_eq!(n.unwrap(), 3);
         let (n, _) = file.write(&b"def"[..]).submit().complete().await;
@@ -353,7 +353,7 @@ fn file_read_and_write_at_current_position_advance_it() {
         assert_eq!(n.unwrap(), 1);
         file.close().await.unwrap();
 
-        let file = File::open(&ring, temp.path()).unwrap();
+        let file = File::open(&ring, temp.path()).await.unwrap();
         let (n, first) = file.read(Vec::with_capacity(4)).submit().complete().await;
         assert_eq!(&first[..n.unwrap()], b"Abcd");
         let (n, second) = file.read(Vec::with_capacity(4)).submit().complete().await;

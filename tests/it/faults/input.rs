@@ -38,7 +38,7 @@ fn bad_descriptor_kinds_fail_clearly_buffer_back_ring_usable() {
     assert_usable(&ring);
 
     // A directory.
-    let dir = File::open(&ring, "/").unwrap();
+    let dir = File::from_std(&ring, std::fs::File::open("/").unwrap()).unwrap();
     let buf = ledger.empty(16);
     let ptr = buf.stable_ptr();
     let result = ring.block_on(async { dir.read(buf).submit().complete().await });
