@@ -37,6 +37,7 @@ mod send_to;
 mod shutdown;
 mod socket;
 mod splice;
+mod statx;
 mod tee;
 mod timeout;
 mod write;
@@ -50,6 +51,7 @@ pub use open_at::OpenAt;
 pub use recv::Recv;
 pub use send::Send;
 pub use shutdown::Shutdown;
+pub use statx::Statx;
 pub use timeout::Timeout;
 // The ops below export what they define; each file is one op.
 pub use fadvise::*;

@@ -10,7 +10,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::{Endpoint, ReadExact, WriteAll};
 use crate::fd::{set_blocking, SharedFd};
 use crate::fs::OpenOptions;
-use crate::op::{OpenAt, Prepared, Read, Write};
+use crate::op::{OpenAt, Prepared, Read, Statx, Write};
 use crate::Ring;
 
 mod advise;
@@ -25,6 +25,7 @@ const CURRENT_POSITION: u64 = u64::MAX;
 /// Files are opened through the ring with [`File::open`], [`File::create`] and
 /// [`File::options`], each an op to `.await` (or to submit, race and cancel); any
 /// other descriptor is wrapped with [`File::from_fd`] or [`File::from_std`].
+/// [`metadata`](File::metadata) describes the file.
 ///
 /// Reads and writes take an owned buffer and give it back with the result
 /// (`(io::Result<usize>, B)`). A write takes the buffer's initialised bytes; a read
@@ -337,6 +338,24 @@ impl File {
     #[track_caller]
     pub fn read_exact<B: IoBufMut>(&self, buf: B, len: usize) -> ReadExact<B> {
         ReadExact::new(Endpoint::file(&self.ring, &self.fd, None), buf, len)
+    }
+
+    /// Describes a read of the file's metadata (size, type, permissions, times), as
+    /// [`std::fs::File::metadata`].
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno; rarely any for an open file.
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Statx`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_statx(3)` with `AT_EMPTY_PATH`, `statx(2)`.
+    pub fn metadata(&self) -> Prepared<Statx> {
+        Statx::of_file(&self.ring, &self.fd)
     }
 
     /// The ring this file belongs to.

@@ -31,6 +31,12 @@ impl CPath {
         )
     }
 
+    /// The empty path: with `AT_EMPTY_PATH`, the op acts on its directory
+    /// descriptor itself.
+    pub(crate) fn empty() -> CPath {
+        CPath(Ok(CString::default()))
+    }
+
     /// Refuses a path the kernel would misread, with an error that says why; `what`
     /// names the op and the path's role ("OpenAt", "RenameAt (new path)").
     pub(crate) fn check(&self, what: &str) -> io::Result<()> {
@@ -95,5 +101,10 @@ mod tests {
         // SAFETY: as above: the empty string, NUL-terminated and 'static.
         let read = unsafe { std::ffi::CStr::from_ptr(path.as_ptr()) };
         assert!(read.is_empty());
+    }
+
+    #[test]
+    fn cpath_empty_passes() {
+        CPath::empty().check("Statx").unwrap();
     }
 }
