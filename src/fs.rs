@@ -13,8 +13,10 @@ mod functions;
 mod metadata;
 mod open_options;
 pub(crate) mod path;
+mod pipe;
 
 pub use file::*;
 pub use functions::*;
 pub use metadata::{FileType, Metadata};
 pub use open_options::OpenOptions;
+pub use pipe::pipe;

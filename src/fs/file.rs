@@ -23,8 +23,9 @@ const CURRENT_POSITION: u64 = u64::MAX;
 /// character device.
 ///
 /// Files are opened through the ring with [`File::open`], [`File::create`] and
-/// [`File::options`], each an op to `.await` (or to submit, race and cancel); any
-/// other descriptor is wrapped with [`File::from_fd`] or [`File::from_std`].
+/// [`File::options`], each an op to `.await` (or to submit, race and cancel); a pipe
+/// comes from [`fs::pipe`](crate::fs::pipe); any other descriptor is wrapped with
+/// [`File::from_fd`] or [`File::from_std`].
 /// [`metadata`](File::metadata) describes the file.
 ///
 /// Reads and writes take an owned buffer and give it back with the result

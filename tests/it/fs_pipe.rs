@@ -450,3 +450,37 @@ fn file_into_std_when_idle_gives_working_descriptor() {
     drop((std_reader, writer, ring));
     fds.finish();
 }
+
+#[test]
+fn fs_pipe_ends_carry_bytes_and_are_blocking() {
+    let fds = FdCheck::start();
+    let ring = ring(DropPolicy::Panic);
+    let (reader, writer) = linear_uring::fs::pipe(&ring).unwrap();
+    for end in [&reader, &writer] {
+        let raw = std::os::fd::AsRawFd::as_raw_fd(end);
+        // SAFETY: fcntl(2) on descriptors the ends keep open, integer arguments only.
+        let (fl, fd) = unsafe {
+            (
+                libc::fcntl(raw, libc::F_GETFL),
+                libc::fcntl(raw, libc::F_GETFD),
+            )
+        };
+        assert_eq!(fl & libc::O_NONBLOCK, 0);
+        assert_ne!(fd & libc::FD_CLOEXEC, 0);
+    }
+    ring.block_on(async {
+        // The read waits in the kernel for the write.
+        let read = reader.read(Vec::with_capacity(16)).submit();
+        settle(&ring).await;
+        let (written, _) = writer.write_all(&b"piped"[..]).await;
+        written.unwrap();
+        let (n, buf) = read.await;
+        assert_eq!(&buf[..n.unwrap()], b"piped");
+        writer.close().await.unwrap();
+        let (n, _) = reader.read(Vec::with_capacity(16)).await;
+        assert_eq!(n.unwrap(), 0, "end of file once the writer is closed");
+        reader.close().await.unwrap();
+    });
+    drop(ring);
+    fds.finish();
+}
