@@ -1,5 +1,5 @@
-//! `File`: opened through the ring, read and written at offsets; any descriptor (a
-//! pipe, a device) can be wrapped.
+//! `File`: opened through the ring, read and written at offsets, synced, resized; any
+//! descriptor (a pipe, a device) can be wrapped.
 
 use std::fs;
 use std::io;
@@ -10,7 +10,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::{Endpoint, ReadExact, WriteAll};
 use crate::fd::{set_blocking, SharedFd};
 use crate::fs::OpenOptions;
-use crate::op::{OpenAt, Prepared, Read, Statx, Write};
+use crate::op::{Fallocate, Fsync, Ftruncate, OpenAt, Prepared, Read, Statx, Write};
 use crate::Ring;
 
 mod advise;
@@ -25,8 +25,10 @@ const CURRENT_POSITION: u64 = u64::MAX;
 /// Files are opened through the ring with [`File::open`], [`File::create`] and
 /// [`File::options`], each an op to `.await` (or to submit, race and cancel); a pipe
 /// comes from [`fs::pipe`](crate::fs::pipe); any other descriptor is wrapped with
-/// [`File::from_fd`] or [`File::from_std`].
-/// [`metadata`](File::metadata) describes the file.
+/// [`File::from_fd`] or [`File::from_std`]. The file's own ops are here too:
+/// [`metadata`](File::metadata), [`sync_all`](File::sync_all),
+/// [`sync_data`](File::sync_data), [`set_len`](File::set_len),
+/// [`allocate`](File::allocate).
 ///
 /// Reads and writes take an owned buffer and give it back with the result
 /// (`(io::Result<usize>, B)`). A write takes the buffer's initialised bytes; a read
@@ -359,6 +361,85 @@ impl File {
         Statx::of_file(&self.ring, &self.fd)
     }
 
+    /// Describes a flush of the file's data and metadata to its storage device, as
+    /// [`std::fs::File::sync_all`].
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno: `EIO` (a write-back failed), `EINVAL` (a pipe or another
+    /// descriptor that cannot be synced)...
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Fsync`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_fsync(3)`, `fsync(2)`.
+    pub fn sync_all(&self) -> Prepared<Fsync> {
+        Fsync::prepare(&self.ring, &self.fd, false)
+    }
+
+    /// Describes a flush of the file's data, and of the metadata needed to read it
+    /// back (its size), to the storage device, as [`std::fs::File::sync_data`].
+    ///
+    /// # Errors
+    ///
+    /// As [`sync_all`](File::sync_all).
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Fsync`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_fsync(3)` with `IORING_FSYNC_DATASYNC`, `fdatasync(2)`.
+    pub fn sync_data(&self) -> Prepared<Fsync> {
+        Fsync::prepare(&self.ring, &self.fd, true)
+    }
+
+    /// Describes setting the file's length to `size`, as [`std::fs::File::set_len`]:
+    /// bytes past it are dropped, new bytes read as zeroes. The file's position is
+    /// left alone. Needs Linux 6.9 (`ErrorKind::Unsupported` before).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` at once for a size past `i64::MAX`; otherwise the kernel's
+    /// errno: `EFBIG` (past the file system's largest file), `EINVAL` (not open for
+    /// writing)...
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Ftruncate`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_ftruncate(3)`, `ftruncate(2)`.
+    pub fn set_len(&self, size: u64) -> Prepared<Ftruncate> {
+        Ftruncate::prepare(&self.ring, &self.fd, size)
+    }
+
+    /// Describes allocating disk space for `len` bytes from `offset`, growing the
+    /// file if it is shorter than `offset + len`, as `fallocate(2)` with mode 0: later
+    /// writes to the range cannot fail for lack of space.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` at once for an offset or length past `i64::MAX`; otherwise the
+    /// kernel's errno: `EINVAL` (a length of 0), `EFBIG` (past the file system's
+    /// largest file), `ENOSPC`, `EOPNOTSUPP` (a file system without it)...
+    ///
+    /// # Cancellation
+    ///
+    /// See [`Fallocate`].
+    ///
+    /// # References
+    ///
+    /// `io_uring_prep_fallocate(3)`, `fallocate(2)`.
+    pub fn allocate(&self, offset: u64, len: u64) -> Prepared<Fallocate> {
+        Fallocate::prepare(&self.ring, &self.fd, offset, len, 0)
+    }
+
     /// The ring this file belongs to.
     pub fn ring(&self) -> &Ring {
         &self.ring
@@ -393,3 +474,18 @@ impl crate::Source for File {}
 impl crate::Sink for File {}
 
 crate::fd::impl_fd_traits!(File);
+
+/// Refuses a file offset or size the kernel would read as negative (past
+/// `i64::MAX`, its `loff_t`), as `InvalidInput` with a message that says so.
+pub(crate) fn check_file_offset(op: &str, what: &str, value: u64) -> io::Result<()> {
+    if i64::try_from(value).is_ok() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{op}: the {what} {value} is past the largest file offset ({}); nothing was done",
+            i64::MAX
+        ),
+    ))
+}

@@ -1,14 +1,43 @@
-//! Metadata through the ring: statx of an open file and of a path.
+//! Metadata and file ops through the ring: statx, fsync, fallocate, ftruncate.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use linear_uring::fs::{self, OpenOptions};
-use linear_uring::DropPolicy;
+use linear_uring::fs::{self, File, OpenOptions};
+use linear_uring::{DropPolicy, Ring};
 
 use crate::fds::FdCheck;
-use crate::fs_support::{assert_usable, ring, until_reaped, TempDir};
+use crate::fs_support::{assert_usable, ring, skip, until_reaped, TempDir};
+
+/// A file of `len` bytes at `path`, opened read-write through the ring.
+async fn read_write_file(ring: &Ring, path: &Path, len: usize) -> File {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(ring, path)
+        .await
+        .unwrap();
+    if len > 0 {
+        let (written, _) = file.write_all_at(vec![7u8; len], 0).await;
+        written.unwrap();
+    }
+    file
+}
+
+/// Whether `result` failed because the kernel lacks the op; prints the skip.
+fn unsupported<T>(result: &io::Result<T>, op: &str) -> bool {
+    match result {
+        Err(err) if err.kind() == io::ErrorKind::Unsupported => {
+            skip(&format!("{op} is missing from this kernel: {err}"));
+            true
+        }
+        _ => false,
+    }
+}
 
 #[test]
 fn file_metadata_reports_len_type_mode_owner_and_times() {
@@ -78,6 +107,91 @@ fn fs_metadata_follows_symlinks_and_symlink_metadata_does_not() {
         assert_eq!(link.len(), 3, "a link's size is its target's length");
         let dev_null = fs::metadata(&ring, "/dev/null").await.unwrap();
         assert!(dev_null.file_type().is_char_device(), "{dev_null:?}");
+    });
+    drop(ring);
+    fds.finish();
+}
+
+#[test]
+fn file_sync_all_and_sync_data_complete_ok() {
+    let dir = TempDir::new("meta-sync");
+    let fds = FdCheck::start_in(dir.path());
+    let ring = ring(DropPolicy::Panic);
+    ring.block_on(async {
+        let file = read_write_file(&ring, &dir.join("file"), 4096).await;
+        file.sync_data().await.unwrap();
+        file.sync_all().await.unwrap();
+        file.close().await.unwrap();
+
+        // A pipe cannot be synced.
+        let (reader, writer) = fs::pipe(&ring).unwrap();
+        let err = writer.sync_all().await.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        drop((reader, writer));
+    });
+    assert_usable(&ring);
+    drop(ring);
+    fds.finish();
+}
+
+#[test]
+fn file_set_len_grows_with_zeroes_and_shrinks() {
+    let dir = TempDir::new("meta-set-len");
+    let fds = FdCheck::start_in(dir.path());
+    let ring = ring(DropPolicy::Panic);
+    let path = dir.join("file");
+    ring.block_on(async {
+        let file = read_write_file(&ring, &path, 10).await;
+        let grown = file.set_len(1 << 20).await;
+        if unsupported(&grown, "IORING_OP_FTRUNCATE (Linux 6.9)") {
+            return;
+        }
+        grown.unwrap();
+        assert_eq!(file.metadata().await.unwrap().len(), 1 << 20);
+        let (n, buf) = file.read_at(Vec::with_capacity(16), 8).await;
+        assert_eq!(
+            &buf[..n.unwrap()],
+            &[7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        file.set_len(3).await.unwrap();
+        file.close().await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), [7, 7, 7]);
+
+        // Not open for writing.
+        let file = File::open(&ring, &path).await.unwrap();
+        let err = file.set_len(0).await.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        file.close().await.unwrap();
+    });
+    drop(ring);
+    fds.finish();
+}
+
+#[test]
+fn file_allocate_extends_and_reserves_blocks() {
+    let dir = TempDir::new("meta-allocate");
+    let fds = FdCheck::start_in(dir.path());
+    let ring = ring(DropPolicy::Panic);
+    let path = dir.join("file");
+    ring.block_on(async {
+        let file = read_write_file(&ring, &path, 0).await;
+        let allocated = file.allocate(4096, 1 << 20).await;
+        if let Err(err) = &allocated {
+            if err.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                skip(&format!(
+                    "the temporary directory's file system has no fallocate: {err}"
+                ));
+                return;
+            }
+        }
+        allocated.unwrap();
+        let meta = file.metadata().await.unwrap();
+        assert_eq!(meta.len(), 4096 + (1 << 20), "the file grew");
+        assert!(meta.blocks() * 512 >= 1 << 20, "space reserved: {meta:?}");
+        // Within the file: the length stays.
+        file.allocate(0, 10).await.unwrap();
+        assert_eq!(file.metadata().await.unwrap().len(), 4096 + (1 << 20));
+        file.close().await.unwrap();
     });
     drop(ring);
     fds.finish();

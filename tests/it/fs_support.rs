@@ -69,6 +69,15 @@ pub(crate) fn assert_usable(ring: &Ring) {
     assert_eq!(ring.stats().in_flight, 0, "{:?}", ring.stats());
 }
 
+/// Skips the rest of a test with a printed reason; under `CI=true` a skip fails.
+pub(crate) fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "skipped under CI: {reason}"
+    );
+    eprintln!("skipped: {reason}");
+}
+
 /// A directory unique to this process and test, removed with everything in it on
 /// drop (a failed test included). Its path is canonical, as `/proc/self/fd` shows
 /// it, so that [`FdCheck::start_in`](crate::fds::FdCheck::start_in) can count the
