@@ -3,10 +3,10 @@
 //!
 //! [`File`] reads and writes any descriptor; [`File::open`], [`File::create`] and
 //! [`OpenOptions`] open files through the ring, and the free functions
-//! ([`metadata`], [`symlink_metadata`]) are its `std::fs` counterparts. Each takes
-//! the ring first and returns the op's description: `.await` submits it and waits
-//! for the result; `.submit()` gives a token to race, time out or cancel. Paths are
-//! relative to the current directory.
+//! ([`remove_file`], [`rename`], [`create_dir`], [`metadata`]...) are its
+//! `std::fs` counterparts. Each takes the ring first and returns the op's
+//! description: `.await` submits it and waits for the result; `.submit()` gives a
+//! token to race, time out or cancel. Paths are relative to the current directory.
 
 mod file;
 mod functions;

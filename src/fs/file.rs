@@ -53,14 +53,16 @@ const CURRENT_POSITION: u64 = u64::MAX;
 ///     let file = File::create(&ring, &path).await?;
 ///     let (written, _) = file.write_all_at(&b"hello, ring"[..], 0).await;
 ///     written?;
+///     file.sync_all().await?;
 ///     file.close().await?;
 ///
 ///     let file = File::open(&ring, &path).await?;
+///     assert_eq!(file.metadata().await?.len(), 11);
 ///     let (n, buf) = file.read_at(Vec::with_capacity(64), 7).await;
 ///     assert_eq!(&buf[..n?], b"ring");
-///     file.close().await
+///     file.close().await?;
+///     linear_uring::fs::remove_file(&ring, &path).await
 /// })?;
-/// std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct File {

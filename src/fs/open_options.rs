@@ -16,7 +16,7 @@ use crate::Ring;
 /// # Examples
 ///
 /// ```
-/// use linear_uring::fs::OpenOptions;
+/// use linear_uring::fs::{self, OpenOptions};
 /// use linear_uring::Ring;
 ///
 /// let ring = Ring::new()?;
@@ -25,10 +25,10 @@ use crate::Ring;
 ///     let log = OpenOptions::new().append(true).create(true).open(&ring, &path).await?;
 ///     let (written, _) = log.write_all(&b"one line\n"[..]).await;
 ///     written?;
-///     log.close().await
+///     log.close().await?;
+///     assert_eq!(fs::metadata(&ring, &path).await?.len(), 9);
+///     fs::remove_file(&ring, &path).await
 /// })?;
-/// assert_eq!(std::fs::metadata(&path)?.len(), 9);
-/// std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]

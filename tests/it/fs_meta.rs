@@ -1,4 +1,6 @@
-//! Metadata and file ops through the ring: statx, fsync, fallocate, ftruncate.
+//! Metadata and file-system ops through the ring: statx, fsync, fallocate,
+//! ftruncate, and the free functions (unlink, rename, mkdir, link, symlink), with
+//! what `cancel()` reports for ops the kernel runs to completion once started.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -6,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use linear_uring::fs::{self, File, OpenOptions};
-use linear_uring::{DropPolicy, Ring};
+use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
 use crate::fds::FdCheck;
 use crate::fs_support::{assert_usable, ring, skip, until_reaped, TempDir};
@@ -193,6 +195,170 @@ fn file_allocate_extends_and_reserves_blocks() {
         assert_eq!(file.metadata().await.unwrap().len(), 4096 + (1 << 20));
         file.close().await.unwrap();
     });
+    drop(ring);
+    fds.finish();
+}
+
+#[test]
+fn fs_functions_change_the_file_system_as_std() {
+    let dir = TempDir::new("meta-functions");
+    let fds = FdCheck::start_in(dir.path());
+    let ring = ring(DropPolicy::Panic);
+    let d = |name: &str| dir.join(name);
+    ring.block_on(async {
+        fs::create_dir(&ring, d("sub")).await.unwrap();
+        assert!(std::fs::metadata(d("sub")).unwrap().is_dir());
+        let err = fs::create_dir(&ring, d("sub")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        let err = fs::create_dir(&ring, d("missing/sub")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+
+        File::create(&ring, d("sub/a"))
+            .await
+            .unwrap()
+            .close()
+            .await
+            .unwrap();
+        fs::rename(&ring, d("sub/a"), d("b")).await.unwrap();
+        assert!(!d("sub/a").exists() && d("b").exists());
+
+        fs::hard_link(&ring, d("b"), d("c")).await.unwrap();
+        assert_eq!(std::fs::metadata(d("b")).unwrap().nlink(), 2);
+        let err = fs::hard_link(&ring, d("b"), d("c")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+
+        fs::symlink(&ring, "b", d("s")).await.unwrap();
+        assert_eq!(std::fs::read_link(d("s")).unwrap(), Path::new("b"));
+        // A dangling one is fine too.
+        fs::symlink(&ring, "nowhere", d("dangling")).await.unwrap();
+        assert!(std::fs::symlink_metadata(d("dangling")).is_ok());
+
+        let err = fs::remove_dir(&ring, d("b")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+        let err = fs::remove_file(&ring, d("sub")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory, "{err}");
+        fs::rename(&ring, d("c"), d("sub/c")).await.unwrap();
+        let err = fs::remove_dir(&ring, d("sub")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::DirectoryNotEmpty, "{err}");
+
+        // rename replaces an existing file.
+        std::fs::write(d("sub/new"), b"new").unwrap();
+        fs::rename(&ring, d("sub/new"), d("b")).await.unwrap();
+        assert_eq!(std::fs::read(d("b")).unwrap(), b"new");
+        assert_eq!(std::fs::metadata(d("sub/c")).unwrap().nlink(), 1);
+
+        for name in ["b", "s", "dangling", "sub/c"] {
+            fs::remove_file(&ring, d(name)).await.unwrap();
+        }
+        fs::remove_dir(&ring, d("sub")).await.unwrap();
+        let err = fs::remove_file(&ring, d("b")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+    });
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    drop(ring);
+    fds.finish();
+}
+
+/// Ops the kernel runs to completion once started: `cancel()` after they ran
+/// reports `Completed` with the real result, and the file system shows it.
+#[test]
+fn fs_ops_cancel_after_they_ran_are_completed_with_real_result() {
+    let dir = TempDir::new("meta-cancel-late");
+    let fds = FdCheck::start_in(dir.path());
+    let ring = ring(DropPolicy::Panic);
+    let d = |name: &str| dir.join(name);
+    std::fs::write(d("doomed"), b"").unwrap();
+    std::fs::write(d("moving"), b"").unwrap();
+    std::fs::write(d("linked"), b"").unwrap();
+    ring.block_on(async {
+        macro_rules! cancel_late {
+            ($desc:expr) => {{
+                let op = $desc.submit();
+                until_reaped(&ring).await;
+                match op.cancel().await {
+                    CancelOutcome::Completed(output) => output,
+                    CancelOutcome::Cancelled(()) => {
+                        panic!("{} had run: its result was lost", stringify!($desc))
+                    }
+                }
+            }};
+        }
+        cancel_late!(fs::remove_file(&ring, d("doomed"))).unwrap();
+        assert!(!d("doomed").exists(), "the unlink happened");
+        cancel_late!(fs::create_dir(&ring, d("made"))).unwrap();
+        assert!(d("made").is_dir(), "the mkdir happened");
+        cancel_late!(fs::rename(&ring, d("moving"), d("moved"))).unwrap();
+        assert!(
+            !d("moving").exists() && d("moved").exists(),
+            "the rename happened"
+        );
+        cancel_late!(fs::hard_link(&ring, d("linked"), d("link2"))).unwrap();
+        assert!(d("link2").exists(), "the link happened");
+        cancel_late!(fs::symlink(&ring, "moved", d("sym"))).unwrap();
+        assert!(d("sym").exists(), "the symlink happened");
+        cancel_late!(fs::remove_dir(&ring, d("made"))).unwrap();
+        assert!(!d("made").exists(), "the rmdir happened");
+        let meta = cancel_late!(fs::metadata(&ring, d("moved"))).unwrap();
+        assert!(meta.is_file());
+        // A failure is a completion too.
+        let err = cancel_late!(fs::remove_file(&ring, d("doomed"))).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+
+        let file = read_write_file(&ring, &d("data"), 100).await;
+        cancel_late!(file.sync_all()).unwrap();
+        cancel_late!(file.sync_data()).unwrap();
+        cancel_late!(file.allocate(0, 8192)).unwrap();
+        assert_eq!(std::fs::metadata(d("data")).unwrap().len(), 8192);
+        let truncated = cancel_late!(file.set_len(50));
+        if !unsupported(&truncated, "IORING_OP_FTRUNCATE (Linux 6.9)") {
+            truncated.unwrap();
+            assert_eq!(std::fs::metadata(d("data")).unwrap().len(), 50);
+        }
+        let meta = cancel_late!(file.metadata()).unwrap();
+        assert!(meta.is_file());
+        file.close().await.unwrap();
+    });
+    assert_eq!(ring.stats().in_flight, 0);
+    drop(ring);
+    fds.finish();
+}
+
+/// A cancel sent with the op can reach it while it is still queued for a kernel
+/// worker (`Cancelled`: nothing done) or after the worker ran it (`Completed`);
+/// either way the outcome says what happened to the file system.
+#[test]
+fn fs_ops_cancel_at_once_outcome_matches_file_system() {
+    let dir = TempDir::new("meta-cancel-at-once");
+    let fds = FdCheck::start_in(dir.path());
+    let ring = ring(DropPolicy::Panic);
+    let (mut cancelled, mut completed) = (0, 0);
+    ring.block_on(async {
+        for i in 0..40 {
+            let file = dir.join(&format!("f{i}"));
+            std::fs::write(&file, b"").unwrap();
+            match fs::remove_file(&ring, &file).submit().cancel().await {
+                CancelOutcome::Cancelled(()) => {
+                    cancelled += 1;
+                    assert!(file.exists(), "cancelled, yet the file was removed");
+                }
+                CancelOutcome::Completed(result) => {
+                    completed += 1;
+                    result.unwrap();
+                    assert!(!file.exists(), "completed, yet the file is there");
+                }
+            }
+            let sub = dir.join(&format!("d{i}"));
+            match fs::create_dir(&ring, &sub).submit().cancel().await {
+                CancelOutcome::Cancelled(()) => assert!(!sub.exists(), "cancelled, yet made"),
+                CancelOutcome::Completed(result) => {
+                    result.unwrap();
+                    assert!(sub.is_dir(), "completed, yet not made");
+                }
+            }
+        }
+    });
+    eprintln!("unlink cancelled at once: {cancelled} cancelled, {completed} completed");
+    assert_eq!(ring.stats().in_flight, 0);
     drop(ring);
     fds.finish();
 }
