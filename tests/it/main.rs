@@ -10,6 +10,7 @@ mod errors;
 mod exec;
 mod faults;
 mod fds;
+mod fs_errors;
 mod fs_meta;
 mod fs_open;
 mod fs_pipe;
