@@ -61,8 +61,11 @@
 //! executor ([`Ring::block_on`], [`Ring::spawn`]).
 //!
 //! The operations live in [`op`], one type each (`Accept`, `Recv`, `Read`,
-//! `Timeout`, ...); the resources that build them in [`net`] (TCP, UDP, Unix
-//! sockets) and [`fs`] (files, pipes, any descriptor). Buffers are owned ([`IoBuf`],
+//! `Timeout`, `OpenAt`, `Statx`, `Fsync`, `UnlinkAt`, ...); the resources that build
+//! them in [`net`] (TCP, UDP, Unix sockets) and [`fs`] (files opened through the ring
+//! with [`fs::File::open`] or [`fs::OpenOptions`], their metadata, sync and length;
+//! the file system's free functions such as [`fs::rename`] and [`fs::remove_file`],
+//! each taking the ring first; pipes; any descriptor). Buffers are owned ([`IoBuf`],
 //! [`IoBufMut`]): moved into the op, handed back with its output, after an error, and
 //! by a cancel. They follow std's `read_buf` contract ([`buf`] has the details): a
 //! write or send transfers the initialised bytes; a read or receive appends to them,
