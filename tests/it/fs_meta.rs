@@ -12,6 +12,7 @@ use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
 use crate::fds::FdCheck;
 use crate::fs_support::{assert_usable, ring, skip, until_reaped, TempDir};
+use crate::probe::unsupported;
 
 /// A file of `len` bytes at `path`, opened read-write through the ring.
 async fn read_write_file(ring: &Ring, path: &Path, len: usize) -> File {
@@ -28,17 +29,6 @@ async fn read_write_file(ring: &Ring, path: &Path, len: usize) -> File {
         written.unwrap();
     }
     file
-}
-
-/// Whether `result` failed because the kernel lacks the op; prints the skip.
-fn unsupported<T>(result: &io::Result<T>, op: &str) -> bool {
-    match result {
-        Err(err) if err.kind() == io::ErrorKind::Unsupported => {
-            skip(&format!("{op} is missing from this kernel: {err}"));
-            true
-        }
-        _ => false,
-    }
 }
 
 #[test]
@@ -145,7 +135,7 @@ fn file_set_len_grows_with_zeroes_and_shrinks() {
     ring.block_on(async {
         let file = read_write_file(&ring, &path, 10).await;
         let grown = file.set_len(1 << 20).await;
-        if unsupported(&grown, "IORING_OP_FTRUNCATE (Linux 6.9)") {
+        if matches!(&grown, Err(err) if unsupported(err, "ftruncate (Linux 6.9)")) {
             return;
         }
         grown.unwrap();
@@ -310,7 +300,7 @@ fn fs_ops_cancel_after_they_ran_are_completed_with_real_result() {
         cancel_late!(file.allocate(0, 8192)).unwrap();
         assert_eq!(std::fs::metadata(d("data")).unwrap().len(), 8192);
         let truncated = cancel_late!(file.set_len(50));
-        if !unsupported(&truncated, "IORING_OP_FTRUNCATE (Linux 6.9)") {
+        if !matches!(&truncated, Err(err) if unsupported(err, "ftruncate (Linux 6.9)")) {
             truncated.unwrap();
             assert_eq!(std::fs::metadata(d("data")).unwrap().len(), 50);
         }
