@@ -5,6 +5,7 @@ mod buf_contract;
 mod compose;
 mod core;
 mod counted;
+mod cp;
 mod drop_policy;
 mod errors;
 mod exec;
