@@ -221,6 +221,11 @@ impl<K: OpKind> Prepared<K> {
     /// timeout fired first, since it did nothing either way), and one stopped by the
     /// ring's shutdown completes with `ECANCELED`.
     ///
+    /// A caveat measured on Linux 6.18: for an op that waits inside a kernel worker
+    /// thread (a splice or tee on an empty pipe, an open of a FIFO), the linked
+    /// timeout never fires. For those, [`deadline`](crate::deadline) cancels the op
+    /// explicitly when a timer of the ring fires.
+    ///
     /// # Examples
     ///
     /// ```
