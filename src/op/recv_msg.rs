@@ -230,6 +230,9 @@ impl<B: IoBufMut> OpKind for RecvMsg<B> {
     }
 
     fn release(mut self, completion: Completion) -> u64 {
+        // A failed recvmsg(2) installs no descriptor: Linux moves SCM_RIGHTS into
+        // the file table only for a message it delivers (scm_detach_fds runs after a
+        // successful receive), so there is nothing to close.
         if completion.result.is_err() {
             return 0;
         }
