@@ -16,7 +16,12 @@
 
 /// Builds every compile-fail case and checks its diagnostics against the snapshot,
 /// then builds and runs every pass case.
+///
+/// The snapshots are made with the default features: an optional feature adds
+/// implementations (`bytes` adds `IoBufMut` for `BytesMut`) that rustc lists in some
+/// diagnostics, so with any of them on, the suite is skipped (see [`ui`] below).
 #[rustversion::stable(1.95)]
+#[cfg(not(feature = "bytes"))]
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
@@ -33,5 +38,18 @@ fn ui() {
          diagnostics differ between releases; run on 1.95, or re-bless with \
          `TRYBUILD=overwrite cargo test --test ui` on this toolchain, read the diff and \
          update the gate in ui-tests/harness.rs"
+    );
+}
+
+/// Stands in for [`ui`] when an optional feature is on: its implementations appear in
+/// the lists of types rustc quotes, and the snapshots are made without them.
+#[rustversion::stable(1.95)]
+#[cfg(feature = "bytes")]
+#[test]
+fn ui() {
+    println!(
+        "skipped: the ui-tests/ .stderr snapshots are made with the default features; \
+         the `bytes` feature adds implementations that rustc lists in some of them. Run \
+         `cargo test --test ui` without features."
     );
 }
