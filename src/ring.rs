@@ -484,22 +484,18 @@ impl Inner {
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
+            Some(driver) if self.state.get() == Lifecycle::Running => driver,
             // Once shutdown has begun, a new op (from a task's or a buffer's drop)
             // would only delay it: it fails at once, never reaching the kernel.
-            Some(_) if self.state.get() != Lifecycle::Running => {
+            _ => {
                 let err = Error::shut_down(K::NAME).into();
                 return table.insert_completed(op, Completion::failed(err));
             }
-            None => {
-                let err = Error::shut_down(K::NAME).into();
-                return table.insert_completed(op, Completion::failed(err));
-            }
-            Some(driver) if !driver.supports(K::OPCODE) => {
-                let err = Error::unsupported(K::NAME, K::OPCODE).into();
-                return table.insert_completed(op, Completion::failed(err));
-            }
-            Some(driver) => driver,
         };
+        if !driver.supports(K::OPCODE) {
+            let err = Error::unsupported(K::NAME, K::OPCODE).into();
+            return table.insert_completed(op, Completion::failed(err));
+        }
         let id = match link_timeout {
             Some(_) => table.insert_linked(op),
             None => table.insert(op),
@@ -538,12 +534,7 @@ impl Inner {
             .borrow_mut()
             .poll_waiting(id, (!main).then_some(waker));
         match polled {
-            Polled::Ready(data, mut completion) => {
-                if completion.timed_out() {
-                    report_timeout(&mut completion, data.name());
-                }
-                return Poll::Ready((data, completion));
-            }
+            Polled::Ready(data, completion) => return ready(data, completion),
             // A replaced waker is dropped here, with no borrow held.
             Polled::Pending(replaced) => drop(replaced),
             Polled::NeedsWaker => {
@@ -557,12 +548,7 @@ impl Inner {
                         // shutdown, say): take the result now.
                         drop(unused);
                         match self.table.borrow_mut().poll_waiting(id, None) {
-                            Polled::Ready(data, mut completion) => {
-                                if completion.timed_out() {
-                                    report_timeout(&mut completion, data.name());
-                                }
-                                return Poll::Ready((data, completion));
-                            }
+                            Polled::Ready(data, completion) => return ready(data, completion),
                             _ => unreachable!("a completed op is ready"),
                         }
                     }
@@ -911,8 +897,17 @@ impl fmt::Debug for Inner {
     }
 }
 
-/// Reports a completion cut off by its op's linked timeout as a timeout (the kernel's
-/// errno stays in `Completion::errno`). Out of line: the common path stays small.
+/// An op's result as `poll_op` hands it out: a completion cut off by the op's linked
+/// timeout reports a timeout (the kernel's errno stays in `Completion::errno`).
+#[inline]
+fn ready(data: Box<dyn Erased>, mut completion: Completion) -> Poll<(Box<dyn Erased>, Completion)> {
+    if completion.timed_out() {
+        report_timeout(&mut completion, data.name());
+    }
+    Poll::Ready((data, completion))
+}
+
+/// Out of line: the common path stays small.
 #[cold]
 #[inline(never)]
 fn report_timeout(completion: &mut Completion, op: &'static str) {
