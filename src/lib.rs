@@ -149,7 +149,11 @@
 //!
 //! linear-uring cannot make Rust's types linear, so it rejects at compile time what the
 //! type system can see, catches at run time what it cannot, and is sound even where
-//! neither can see anything.
+//! neither can see anything. Why Rust cannot (a destructor may never run since
+//! `mem::forget` became safe in RFC 1066; unwinding and generic code drop values; there
+//! is no async `Drop`), what Rust is working on, and how languages with linear types
+//! compare, is the chapter `lessons/WHY.md` of the repository; the lessons beside it
+//! (`cargo run -p lessons`) run each point and show each rejected program.
 //!
 //! ## Caught by the compiler
 //!
@@ -204,6 +208,7 @@
 //! | a future holding a token dropped by `select!` | `hole_future_holding_token_dropped_by_select_panics_with_submit_line` |
 //! | a future holding a token dropped by a timeout wrapper | `hole_future_holding_token_dropped_by_timeout_wrapper_panics_with_submit_line` |
 //! | the loser of a race discarded by a `_` pattern: `Raced::First(out, _)` | `hole_race_loser_discarded_by_wildcard_pattern_panics_with_submit_line` |
+//! | a token replaced in a collection: `map.insert(k, op)` over a live token returns the old one in an `Option`, which no lint looks into | `hole_token_replaced_in_a_map_panics_with_submit_line` |
 //! | a task abandoned at shutdown, with a token in flight | `hole_task_abandoned_at_shutdown_is_counted_without_panic` |
 //!
 //! The last one never panics: a ring shutting down with work in flight is not a
@@ -312,3 +317,7 @@ pub use race::{
 };
 pub use ring::{Ring, RingBuilder, Stats};
 pub use token::{Cancel, CancelOutcome, Complete, Op, Sleep};
+// Named by rustc's help when `.timeout(d)` is called on a token: a public path reads
+// better there than the private module's.
+#[doc(hidden)]
+pub use token::OptionsBeforeSubmit;

@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 #[cfg(test)]
 use std::io;
 use std::panic::Location;
@@ -59,6 +59,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// use linear_uring::{CancelOutcome, Ring};
 ///
 /// let ring = Ring::new()?;
+/// // A token given to `block_on` is completed.
+/// ring.block_on(ring.nop())?;
 /// ring.block_on(async {
 ///     ring.nop().complete().await?;
 ///     let timer = ring.sleep(Duration::from_secs(10));
@@ -73,6 +75,16 @@ pub struct Ring {
 }
 
 static_assertions::assert_not_impl_any!(Ring: Send, Sync);
+
+// A panic in user code the ring runs (a task, a waker, a buffer's `Drop`) leaves the
+// ring consistent: every slot finishes its transition before user code runs, and
+// `block_on` resumes the first panic only after the ring is settled (the invariant
+// "User code may panic anywhere the ring runs it" in ARCHITECTURE.md). So a ring observed after a caught panic is in a valid
+// state, which is what these traits promise; without them, `catch_unwind(||
+// ring.block_on(..))` would need `AssertUnwindSafe` for the ring's internal cells.
+impl std::panic::UnwindSafe for Ring {}
+impl std::panic::RefUnwindSafe for Ring {}
+static_assertions::assert_impl_all!(Ring: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
 
 impl Ring {
     /// A ring with the default settings (see [`RingBuilder`]).
@@ -100,6 +112,10 @@ impl Ring {
     /// what is queued and waiting for a completion or a wake from another thread in
     /// one system call.
     ///
+    /// `future` is anything that becomes a future (`IntoFuture`): an async block, a
+    /// token (`ring.block_on(ring.nop())` completes it), or a description (submitted,
+    /// then completed).
+    ///
     /// # Panics
     ///
     /// If called from inside `block_on` on the same ring (from a task), or after the
@@ -108,8 +124,8 @@ impl Ring {
     /// once the ring has finished the turn it interrupted: the ring stays usable, and
     /// a later `block_on` goes on running the tasks that are left. A task whose own
     /// poll panicked is gone; awaiting its [`JoinHandle`] panics.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.inner.block_on(future)
+    pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
+        self.inner.block_on(future.into_future())
     }
 
     /// Spawns a task on the ring's executor and returns a handle to its output.

@@ -191,6 +191,31 @@ fn hole_race_loser_discarded_by_wildcard_pattern_panics_with_submit_line() {
 }
 
 #[test]
+fn hole_token_replaced_in_a_map_panics_with_submit_line() {
+    let ring = ring();
+    let line = line!() + 6;
+    let msg = panic_message(|| {
+        ring.block_on(async {
+            let mut pending = std::collections::HashMap::new();
+            // `insert` hands the old token back in an `Option`, which is not
+            // `#[must_use]`: no lint sees the statement below drop it.
+            pending.insert("job", Timeout::new(&ring, LONG).submit());
+            pending.insert("job", Timeout::new(&ring, LONG).submit());
+            // Not reached: the first token was dropped by the second insert.
+            pending
+        })
+    });
+    assert_names_line(&msg, line);
+    // The second token was dropped with the map while the panic unwound: counted,
+    // without a second panic.
+    assert_eq!(ring.stats().abandoned, 2);
+    ring.block_on(async { ring.sleep(Duration::from_millis(5)).await })
+        .unwrap();
+    let stats = ring.stats();
+    assert_eq!((stats.cancelled, stats.in_flight), (2, 0), "{stats:?}");
+}
+
+#[test]
 fn hole_task_abandoned_at_shutdown_is_counted_without_panic() {
     let ring = ring();
     let handle = ring.clone();

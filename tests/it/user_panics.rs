@@ -599,3 +599,29 @@ fn block_on_while_unwinding_and_panicking_future_drop_never_abort() {
     assert!(stdout.contains("child: ok"), "{stdout}");
     fds.finish();
 }
+
+#[test]
+fn ring_caught_panic_needs_no_assert_unwind_safe_and_the_ring_keeps_working() {
+    let ring = ring(DropPolicy::Panic);
+    let (a, b) = linear_uring::net::UnixStream::pair(&ring).unwrap();
+    // The closure borrows the ring and a stream of it: no `AssertUnwindSafe`, because
+    // a ring and its resources stay consistent through a panic in the code it runs.
+    let caught = catch_unwind(|| {
+        ring.block_on(async {
+            let _recv = a.recv(Vec::with_capacity(8)).submit();
+            panic_any("the handler failed");
+        })
+    });
+    assert_eq!(
+        *caught.unwrap_err().downcast::<&str>().unwrap(),
+        "the handler failed"
+    );
+    settle(&ring);
+    let stats = ring.stats();
+    assert_eq!((stats.abandoned, stats.in_flight), (1, 0), "{stats:?}");
+    let (n, got) = ring.block_on(async {
+        b.send(b"after").submit().complete().await.0.unwrap();
+        a.recv(Vec::with_capacity(8)).submit().complete().await
+    });
+    assert_eq!((n.unwrap(), &got[..]), (5, &b"after"[..]));
+}

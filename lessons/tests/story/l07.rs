@@ -1,0 +1,39 @@
+//! Lesson 07: async cancellation.
+
+use crate::{assert_says, lessons};
+
+#[test]
+fn lesson_07_select_loses_the_connection_race_and_linked_timeout_do_not() {
+    let story = lessons(&["07"]);
+    // The select: the timer wins, the accept had completed, its stream is closed by
+    // the ring and the client that connected gets nothing.
+    assert_says(
+        &story,
+        &[
+            "on_abandon: the Accept operation submitted at lessons/src/lessons/l07_async_cancellation.rs:",
+            "it completed anyway (result",
+            "the timer won; the select dropped the accept's future",
+            "stats: abandoned 1, descriptors closed by the ring 1",
+            "it reads: end of stream: the server closed it without a word",
+        ],
+    );
+    // race: the same moment, the accept comes back and the client is served.
+    assert_says(
+        &story,
+        &[
+            "the timer won; `race` handed back the accept, still owed",
+            "the client reads: \"served\\n\"",
+        ],
+    );
+    // Linked timeout: a waiting client is accepted; nobody gives TimedOut.
+    assert_says(
+        &story,
+        &[
+            "a client was waiting: the accept completed, from 127.0.0.1:",
+            "nobody connected: the accept failed with kind TimedOut",
+        ],
+    );
+    assert!(!story.contains("unexpected"), "{story}");
+    // Only the select's accept was abandoned: the race and the timeouts lost nothing.
+    assert_eq!(story.matches("on_abandon:").count(), 1, "{story}");
+}
