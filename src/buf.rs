@@ -47,12 +47,15 @@ use std::any::TypeId;
 use std::io;
 
 mod empty;
+mod ring;
 mod slice;
 
 #[cfg(feature = "bytes")]
 mod bytes;
 
 pub use empty::Empty;
+pub(crate) use ring::Shared as BufGroup;
+pub use ring::{BufRing, ProvidedBuf};
 pub use slice::Slice;
 
 /// A buffer the kernel may read from: a stable address and an initialised length.

@@ -39,6 +39,8 @@ pub(crate) struct Config {
     pub(crate) fast_taskrun: bool,
     /// Opcodes to treat as missing, as if the kernel lacked them (for tests).
     pub(crate) masked_opcodes: Vec<u8>,
+    /// The kernel release to assume instead of the running one (for tests).
+    pub(crate) kernel: Option<(u32, u32)>,
 }
 
 /// The setup flags a ring ended up with, for `Debug` and the docs' promises.
@@ -138,6 +140,35 @@ pub(crate) struct Driver {
     /// each is freed when its timeout's completion is reaped (leaked if never).
     link_specs: Vec<Option<Box<types::Timespec>>>,
     free_specs: Vec<usize>,
+    /// The running kernel's release, major and minor (`uname(2)`), for the ops a
+    /// probe cannot tell apart (a multishot accept is an accept with a flag).
+    kernel: (u32, u32),
+}
+
+/// The running kernel's release as `(major, minor)`, or `(0, 0)` if `uname(2)`
+/// cannot say.
+fn kernel_release() -> (u32, u32) {
+    // SAFETY: `utsname` is plain bytes, for which all zeros is a valid value.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname(2) writes into the live local it is given.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return (0, 0);
+    }
+    let release: Vec<u8> = name
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    parse_release(&String::from_utf8_lossy(&release))
+}
+
+/// `"6.18.0-1-amd64"` as `(6, 18)`.
+fn parse_release(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor)
 }
 
 impl Driver {
@@ -185,6 +216,7 @@ impl Driver {
             woken_in_backlog: false,
             link_specs: Vec::new(),
             free_specs: Vec::new(),
+            kernel: config.kernel.unwrap_or_else(kernel_release),
         };
         driver
             .arm_wake()
@@ -194,6 +226,11 @@ impl Driver {
 
     pub(crate) fn notifier(&self) -> &Arc<Notifier> {
         &self.notifier
+    }
+
+    /// The running kernel's release, `(major, minor)`.
+    pub(crate) fn kernel(&self) -> (u32, u32) {
+        self.kernel
     }
 
     /// Whether the kernel implements `opcode`.
@@ -329,6 +366,34 @@ impl Driver {
             Err(e) if is_transient(&e) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Registers a provided buffer ring of `entries` entries at `ring_addr` as buffer
+    /// group `bgid` (`IORING_REGISTER_PBUF_RING`).
+    ///
+    /// # Safety
+    ///
+    /// `ring_addr` must point to `entries` zero-initialised `io_uring_buf` entries,
+    /// page-aligned, that stay allocated and are written only through the ring's
+    /// tail protocol until [`unregister_buf_ring`](Driver::unregister_buf_ring)
+    /// succeeds for `bgid` or this ring is dropped.
+    pub(crate) unsafe fn register_buf_ring(
+        &mut self,
+        ring_addr: u64,
+        entries: u16,
+        bgid: u16,
+    ) -> io::Result<()> {
+        // SAFETY: the caller's promises are those of the kernel's registration.
+        unsafe {
+            self.ring
+                .submitter()
+                .register_buf_ring_with_flags(ring_addr, entries, bgid, 0)
+        }
+    }
+
+    /// Unregisters buffer group `bgid`: the kernel no longer reads its ring.
+    pub(crate) fn unregister_buf_ring(&mut self, bgid: u16) -> io::Result<()> {
+        self.ring.submitter().unregister_buf_ring(bgid)
     }
 
     /// Cancels the eventfd read, when the ring shuts down.
@@ -569,6 +634,16 @@ fn setup(config: &Config) -> Result<(IoUring, Taskrun), Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::parse_release;
+
+    #[test]
+    fn kernel_release_parses_major_and_minor() {
+        assert_eq!(parse_release("6.18.0-1-amd64"), (6, 18));
+        assert_eq!(parse_release("5.19"), (5, 19));
+        assert_eq!(parse_release("4.4.0-microsoft"), (4, 4));
+        assert_eq!(parse_release("weird"), (0, 0));
+    }
+
     use super::*;
 
     fn driver() -> Driver {
@@ -577,6 +652,7 @@ mod tests {
             sqpoll_idle: None,
             fast_taskrun: true,
             masked_opcodes: Vec::new(),
+            kernel: None,
         })
         .unwrap()
     }

@@ -95,6 +95,9 @@ pub struct Abandoned<'a> {
     /// `EINTR` for an op interrupted in a kernel worker, when the ring's cancel caught
     /// it in time).
     pub result: Result<u32, &'a io::Error>,
+    /// For a multishot op, the items it produced that nobody took (connections the
+    /// ring closed, buffers it gave back); `None` for an op with one output.
+    pub items: Option<usize>,
 }
 
 impl<'a> Abandoned<'a> {
@@ -102,19 +105,30 @@ impl<'a> Abandoned<'a> {
         op: &'static str,
         location: &'static Location<'static>,
         completion: &'a Completion,
+        items: Option<usize>,
     ) -> Self {
+        // An op with one output and two completions (a zero-copy send) reports the
+        // first, which carries its result; the second only says the kernel let go.
+        let result = match items {
+            None => completion.more.first().unwrap_or(completion).result(),
+            Some(_) => completion.result(),
+        };
         Abandoned {
             op,
             location,
-            result: completion.result(),
+            result,
+            items,
         }
     }
 
     /// Whether the op completed anyway, so that its result (bytes received, a
-    /// connection accepted, bytes sent) went to nobody. False when the cancel caught
-    /// it or it failed.
+    /// connection accepted, bytes sent) went to nobody, or a multishot op produced
+    /// items nobody took. False when the cancel caught it or it failed.
     pub fn lost_result(&self) -> bool {
-        self.result.is_ok()
+        match self.items {
+            Some(items) => items > 0,
+            None => self.result.is_ok(),
+        }
     }
 }
 
@@ -125,6 +139,16 @@ impl fmt::Display for Abandoned<'_> {
             "the {} operation submitted at {} was abandoned; ",
             self.op, self.location
         )?;
+        if let Some(items) = self.items {
+            return match items {
+                0 => f.write_str("it had produced nothing that nobody took"),
+                1 => f.write_str("1 item it produced went to nobody (the ring released it)"),
+                n => write!(
+                    f,
+                    "{n} items it produced went to nobody (the ring released them)"
+                ),
+            };
+        }
         match self.result {
             Ok(n) => write!(
                 f,

@@ -87,6 +87,18 @@ impl Error {
         }
     }
 
+    pub(crate) fn kernel_too_old(op: &'static str, since: (u32, u32), running: (u32, u32)) -> Self {
+        Error {
+            kind: ErrorKind::Unsupported,
+            message: format!(
+                "the {op} operation needs Linux {}.{} or later, and the running kernel is \
+                 {}.{}; upgrade the kernel or use the single-shot operation instead",
+                since.0, since.1, running.0, running.1
+            ),
+            source: None,
+        }
+    }
+
     pub(crate) fn shut_down(op: &'static str) -> Self {
         Error {
             kind: ErrorKind::ShutDown,

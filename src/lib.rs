@@ -100,6 +100,20 @@
 //! that may be dropped freely. A stream splits into owned halves
 //! ([`net::TcpStream::into_split`]) for both directions at once.
 //!
+//! An op with many completions is a linear stream: a multishot accept
+//! ([`net::TcpListener::incoming`]) is one submission that yields every connection, a
+//! [`Multishot`] token whose [`next`](Multishot::next) takes the next item and whose
+//! [`cancel`](Multishot::cancel) stops the op and hands back every item not taken
+//! yet. The ring keeps the items the kernel produced until they are taken, so a
+//! `next()` dropped by a timeout loses nothing, and `race(&mut stream, timer)` hands
+//! the stream back still armed; a stream dropped unfinished closes what it held. A
+//! provided buffer ring ([`buf::BufRing`]) lends a group of buffers to the kernel,
+//! which picks one when data arrives ([`net::TcpStream::recv_provided`], and the
+//! multishot [`net::TcpStream::recv_multi`]); the picked buffer is a
+//! [`buf::ProvidedBuf`] that goes back to the group, once, when dropped. A zero-copy
+//! send ([`net::TcpStream::send_zc`]) hands its buffer back only after the kernel's
+//! notification that it let go of the pages.
+//!
 //! In release builds ([`DropPolicy::Reclaim`]), [`Ring::on_abandon`] reports
 //! every abandoned op with the line that submitted it and what it lost.
 //!
@@ -309,14 +323,16 @@ pub use drop_policy::{Abandoned, DropPolicy};
 pub use error::{Error, ErrorKind};
 pub use exec::JoinHandle;
 pub use fd::Resource;
-pub use op::{OpKind, Prepared};
+pub use op::{MultishotKind, OpKind, Prepared, PreparedMultishot};
 pub use race::{
     cancel, cancel_all, complete, deadline, first_k, race, race_all, select, CancelAll,
     CancelLinear, CompleteLinear, Deadline, Expired, FinishedK, FirstK, Linear, Race, RaceAll,
     Raced, Raced3, Raced4, RacedAll, Select, Selectable,
 };
 pub use ring::{Ring, RingBuilder, Stats};
-pub use token::{Cancel, CancelOutcome, Complete, Op, Sleep};
+pub use token::{
+    Cancel, CancelMultishot, CancelOutcome, Complete, Drained, Multishot, Next, Op, Sleep,
+};
 // Named by rustc's help when `.timeout(d)` is called on a token: a public path reads
 // better there than the private module's.
 #[doc(hidden)]

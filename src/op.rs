@@ -16,9 +16,10 @@ use std::time::Duration;
 use io_uring::squeue;
 
 use crate::ring::Inner;
-use crate::token::{self, Complete, Op};
+use crate::token::{self, Complete, Multishot, Op};
 
 mod accept;
+mod accept_multi;
 mod close;
 mod connect;
 mod fadvise;
@@ -36,10 +37,13 @@ mod readv;
 mod recv;
 mod recv_from;
 mod recv_msg;
+mod recv_multi;
+mod recv_provided;
 mod rename_at;
 mod send;
 mod send_msg;
 mod send_to;
+mod send_zc;
 mod shutdown;
 mod socket;
 mod splice;
@@ -52,6 +56,7 @@ mod write;
 mod writev;
 
 pub use accept::Accept;
+pub use accept_multi::AcceptMulti;
 pub use close::Close;
 pub use connect::Connect;
 pub use fallocate::Fallocate;
@@ -62,8 +67,11 @@ pub use mkdir_at::MkdirAt;
 pub use nop::Nop;
 pub use open_at::OpenAt;
 pub use recv::Recv;
+pub use recv_multi::RecvMulti;
+pub use recv_provided::RecvProvided;
 pub use rename_at::RenameAt;
 pub use send::Send;
+pub use send_zc::SendZc;
 pub use shutdown::Shutdown;
 pub use statx::Statx;
 pub use symlink_at::SymlinkAt;
@@ -168,9 +176,134 @@ pub trait OpKind: Sealed + Sized + 'static {
     }
 }
 
+/// A kind of io_uring operation with many completions (a multishot op): each
+/// completion flagged `IORING_CQE_F_MORE` is an item, until a final one ends it.
+///
+/// Submitted, it is a [`Multishot`] token. Implemented by this
+/// crate's multishot ops ([`AcceptMulti`]) and sealed, like [`OpKind`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a multishot operation of linear-uring",
+    note = "multishot operations are the types in `linear_uring::op` that implement `MultishotKind`; the trait is sealed"
+)]
+pub trait MultishotKind: Sealed + Sized + 'static {
+    /// What each completion of the op yields.
+    type Item;
+    /// The op's name, for messages.
+    const NAME: &'static str;
+    #[doc(hidden)]
+    const OPCODE: u8;
+    /// The first Linux release with this op, for the error on an older kernel.
+    #[doc(hidden)]
+    const SINCE: (u32, u32);
+    /// As [`OpKind::EXCLUSIVE_WAIT`].
+    #[doc(hidden)]
+    const EXCLUSIVE_WAIT: bool = false;
+    /// What the token keeps to turn a completion into an item.
+    #[doc(hidden)]
+    type Context: 'static;
+
+    /// The token's context, taken once at submission.
+    #[doc(hidden)]
+    fn context(&self) -> Self::Context;
+
+    /// Builds the submission entry, as [`OpKind::sqe`].
+    #[doc(hidden)]
+    fn sqe(&mut self) -> squeue::Entry;
+
+    /// Whether a completion carries an item (for a final completion, one that ends
+    /// the op may carry an item too, or only the reason it ended).
+    #[doc(hidden)]
+    fn is_item(completion: &Completion) -> bool {
+        completion.result.is_ok()
+    }
+
+    /// Turns a completion that [`is_item`](MultishotKind::is_item) into the item.
+    #[doc(hidden)]
+    fn item(cx: &Self::Context, completion: Completion) -> Self::Item;
+
+    /// Releases the item of a completion nobody will claim (closes its descriptor,
+    /// gives its buffer back), returning the number of descriptors closed.
+    #[doc(hidden)]
+    fn release_item(&mut self, completion: Completion) -> u64;
+}
+
+/// A multishot op in the table: releases every item nobody took with its data.
+pub(crate) struct Streaming<K>(pub(crate) K);
+
+impl<K: MultishotKind> Erased for Streaming<K> {
+    fn release(mut self: Box<Self>, mut completion: Completion) -> u64 {
+        let mut closed = 0;
+        for item in std::mem::take(&mut completion.more) {
+            if K::is_item(&item) {
+                closed += self.0.release_item(item);
+            }
+        }
+        if K::is_item(&completion) {
+            closed += self.0.release_item(completion);
+        }
+        closed
+    }
+
+    fn items(&self, completion: &Completion) -> Option<usize> {
+        let earlier = completion.more.iter().filter(|c| K::is_item(c)).count();
+        Some(earlier + usize::from(K::is_item(completion)))
+    }
+
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+}
+
+/// A multishot operation described but not submitted: free to build, free to drop.
+#[must_use = "an operation description does nothing until it is submitted with `.submit()`"]
+pub struct PreparedMultishot<K: MultishotKind> {
+    ring: Rc<Inner>,
+    op: K,
+}
+
+impl<K: MultishotKind> PreparedMultishot<K> {
+    pub(crate) fn new(ring: Rc<Inner>, op: K) -> Self {
+        PreparedMultishot { ring, op }
+    }
+
+    /// Pushes the op to the ring's submission queue and returns its token, a stream
+    /// of items.
+    ///
+    /// Submission never fails: on a kernel without the op, or after the ring shut
+    /// down, the stream ends at once with that error.
+    ///
+    /// # Cancellation
+    ///
+    /// The token must be run to its end or consumed by
+    /// [`Multishot::cancel`](crate::Multishot::cancel); dropping it cancels the op
+    /// in the kernel, closes or gives back every item nobody took, and applies the
+    /// ring's [`DropPolicy`](crate::DropPolicy).
+    #[track_caller]
+    pub fn submit(self) -> Multishot<K> {
+        let location = Location::caller();
+        let context = self.op.context();
+        let id = self.ring.submit_multishot(Box::new(Streaming(self.op)));
+        token::multishot(self.ring, id, location, context)
+    }
+}
+
+impl<K: MultishotKind> fmt::Debug for PreparedMultishot<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedMultishot")
+            .field("op", &K::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An op as the table stores it: type-erased, releasable without knowing its type.
 pub(crate) trait Erased: Any {
     fn release(self: Box<Self>, completion: Completion) -> u64;
+
+    /// For a multishot op, how many items a final completion and its earlier ones
+    /// carry; `None` for an op with one output.
+    fn items(&self, _completion: &Completion) -> Option<usize> {
+        None
+    }
 
     /// The op's kind, for messages and the `on_abandon` hook.
     fn name(&self) -> &'static str;

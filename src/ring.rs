@@ -7,7 +7,6 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, IntoFuture};
-#[cfg(test)]
 use std::io;
 use std::panic::Location;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -16,12 +15,14 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use io_uring::squeue;
+
 use crate::driver::{Config, Driver};
 use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
-use crate::op::{Completion, Erased, Nop, OpKind, Timeout};
-use crate::table::{CancelStep, OpId, Orphan, Polled, Reaped, Report, Stored, Table};
+use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
+use crate::table::{CancelStep, OpId, Orphan, Polled, PolledItem, Reaped, Report, Stored, Table};
 use crate::token::{Op, Sleep};
 use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
 
@@ -341,6 +342,7 @@ impl RingBuilder {
                 sqpoll_idle: None,
                 fast_taskrun: true,
                 masked_opcodes: Vec::new(),
+                kernel: None,
             },
             policy: DropPolicy::default(),
         }
@@ -381,6 +383,14 @@ impl RingBuilder {
         self
     }
 
+    /// Assume the kernel is release `(major, minor)`, for testing the path of ops
+    /// that need a later one.
+    #[cfg(test)]
+    pub(crate) fn assume_kernel(mut self, release: (u32, u32)) -> Self {
+        self.config.kernel = Some(release);
+        self
+    }
+
     /// Creates the ring.
     ///
     /// # Errors
@@ -403,6 +413,7 @@ impl RingBuilder {
             shutdown_deferred: Cell::new(false),
             wakers: Cell::new(Vec::new()),
             released: Cell::new(Vec::new()),
+            next_group: Cell::new(0),
         };
         Ok(Ring {
             inner: Rc::new(inner),
@@ -457,6 +468,14 @@ enum Lifecycle {
 /// An abandoned op whose final completion was reaped, waiting to be released.
 type Released = (Box<dyn Erased>, Completion, Report);
 
+/// What polling a multishot op found.
+pub(crate) enum StreamStep {
+    /// One of its items.
+    Item(Completion),
+    /// Its end: its data and final completion.
+    Ended(Box<dyn Erased>, Completion),
+}
+
 /// The state every handle, token and description of one ring shares.
 pub(crate) struct Inner {
     /// `None` once the ring has shut down.
@@ -476,6 +495,8 @@ pub(crate) struct Inner {
     /// allocation per tick.
     wakers: Cell<Vec<Waker>>,
     released: Cell<Vec<Released>>,
+    /// The id the next provided buffer ring registers as.
+    next_group: Cell<u16>,
 }
 
 impl Inner {
@@ -497,6 +518,28 @@ impl Inner {
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.
         let sqe = op.sqe();
+        self.push_new(op, sqe, K::NAME, K::OPCODE, None, link_timeout)
+    }
+
+    /// Records a multishot `op` in the table and pushes its entry, as [`submit`].
+    ///
+    /// [`submit`]: Inner::submit
+    pub(crate) fn submit_multishot<K: MultishotKind>(&self, mut op: Box<Streaming<K>>) -> OpId {
+        let sqe = op.0.sqe();
+        self.push_new(op, sqe, K::NAME, K::OPCODE, Some(K::SINCE), None)
+    }
+
+    /// Records `op`, whose entry is `sqe`, and pushes it; an op the ring cannot run
+    /// (shut down, an opcode or a kernel release it lacks) is recorded as failed.
+    fn push_new(
+        &self,
+        op: Box<dyn Erased>,
+        sqe: squeue::Entry,
+        name: &'static str,
+        opcode: u8,
+        since: Option<(u32, u32)>,
+        link_timeout: Option<Duration>,
+    ) -> OpId {
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
@@ -504,12 +547,16 @@ impl Inner {
             // Once shutdown has begun, a new op (from a task's or a buffer's drop)
             // would only delay it: it fails at once, never reaching the kernel.
             _ => {
-                let err = Error::shut_down(K::NAME).into();
+                let err = Error::shut_down(name).into();
                 return table.insert_completed(op, Completion::failed(err));
             }
         };
-        if !driver.supports(K::OPCODE) {
-            let err = Error::unsupported(K::NAME, K::OPCODE).into();
+        if !driver.supports(opcode) {
+            let err = Error::unsupported(name, opcode).into();
+            return table.insert_completed(op, Completion::failed(err));
+        }
+        if let Some(since) = since.filter(|&since| driver.kernel() < since) {
+            let err = Error::kernel_too_old(name, since, driver.kernel()).into();
             return table.insert_completed(op, Completion::failed(err));
         }
         let id = match link_timeout {
@@ -579,6 +626,84 @@ impl Inner {
              task spawned on the ring)"
         );
         Poll::Pending
+    }
+
+    /// Polls a multishot op: its next item, or its end with its data once no item is
+    /// left. Waits as [`poll_op`](Inner::poll_op) does.
+    pub(crate) fn poll_item(&self, id: OpId, waker: &Waker) -> Poll<StreamStep> {
+        let main = self.exec.is_main_waker(waker);
+        let polled = self
+            .table
+            .borrow_mut()
+            .poll_item(id, (!main).then_some(waker));
+        match polled {
+            PolledItem::Item(completion) => return Poll::Ready(StreamStep::Item(completion)),
+            PolledItem::Ended(data, completion) => {
+                return Poll::Ready(StreamStep::Ended(data, completion))
+            }
+            // A replaced waker is dropped here, with no borrow held.
+            PolledItem::Pending(replaced) => drop(replaced),
+            PolledItem::NeedsWaker => {
+                // Cloning and dropping a waker are user code: no borrow is held.
+                let waker = waker.clone();
+                let stored = self.table.borrow_mut().set_waker(id, waker);
+                match stored {
+                    Stored::Replaced(replaced) => drop(replaced),
+                    Stored::Completed(unused) => {
+                        drop(unused);
+                        // The clone ran the ring far enough to reap this op: poll
+                        // again, with nothing left to wait for.
+                        return match self.table.borrow_mut().poll_item(id, None) {
+                            PolledItem::Item(completion) => {
+                                Poll::Ready(StreamStep::Item(completion))
+                            }
+                            PolledItem::Ended(data, completion) => {
+                                Poll::Ready(StreamStep::Ended(data, completion))
+                            }
+                            _ => unreachable!("a completed op has an item or its end"),
+                        };
+                    }
+                }
+            }
+        }
+        assert!(
+            self.exec.is_current() || self.state.get() != Lifecycle::Running,
+            "a multishot operation of this ring was awaited outside the ring's block_on \
+             (or inside another ring's block_on): it can only make progress while its \
+             own `ring.block_on` runs the future that awaits it"
+        );
+        Poll::Pending
+    }
+
+    /// Registers a provided buffer ring and returns its group id.
+    ///
+    /// # Safety
+    ///
+    /// As [`Driver::register_buf_ring`].
+    pub(crate) unsafe fn register_buf_ring(&self, ring_addr: u64, entries: u16) -> io::Result<u16> {
+        let mut driver = self.driver.borrow_mut();
+        let Some(driver) = driver.as_mut() else {
+            return Err(Error::shut_down("buffer ring registration").into());
+        };
+        if !matches!(driver.kernel(), (major, minor) if (major, minor) >= (5, 19)) {
+            return Err(
+                Error::kernel_too_old("provided buffer ring", (5, 19), driver.kernel()).into(),
+            );
+        }
+        let bgid = self.next_group.get();
+        self.next_group.set(bgid.wrapping_add(1));
+        // SAFETY: the caller's promises, passed on.
+        unsafe { driver.register_buf_ring(ring_addr, entries, bgid) }?;
+        Ok(bgid)
+    }
+
+    /// Unregisters buffer group `bgid`. `Ok` also when the ring has shut down: the
+    /// kernel let go of every registration with the ring.
+    pub(crate) fn unregister_buf_ring(&self, bgid: u16) -> io::Result<()> {
+        match self.driver.borrow_mut().as_mut() {
+            Some(driver) => driver.unregister_buf_ring(bgid),
+            None => Ok(()),
+        }
     }
 
     /// Submits an async cancel for `id`, unless one was sent or it already finished.
@@ -737,16 +862,20 @@ impl Inner {
                     debug_assert!(false, "driver handed on its own user_data {user_data:#x}");
                     return;
                 };
-                completed += 1;
-                if res == -libc::ECANCELED {
-                    cancelled += 1;
+                let completion = Completion::from_cqe(res, flags);
+                // An item (`IORING_CQE_F_MORE`) is not the op's end.
+                if !completion.has_more() {
+                    completed += 1;
+                    if res == -libc::ECANCELED {
+                        cancelled += 1;
+                    }
                 }
-                match table.complete(id, Completion::from_cqe(res, flags)) {
+                match table.complete(id, completion) {
                     Reaped::WakeMain => wake_main = true,
                     Reaped::Wake(Some(waker)) => {
                         wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
                     }
-                    Reaped::Wake(None) => {}
+                    Reaped::Wake(None) | Reaped::Queued => {}
                     Reaped::Release(data, completion, report) => released
                         .get_or_insert_with(|| self.released.take())
                         .push((data, completion, report)),
@@ -799,7 +928,8 @@ impl Inner {
             // Taken out first: the hook may set another one.
             let hook = self.on_abandon.borrow().clone();
             if let Some(hook) = hook {
-                let abandoned = Abandoned::new(data.name(), location, &completion);
+                let items = data.items(&completion);
+                let abandoned = Abandoned::new(data.name(), location, &completion, items);
                 catch_user(panicked, || hook(&abandoned));
             }
         }
@@ -993,5 +1123,29 @@ mod tests {
         let outcome = ring.block_on(async { ring.nop().cancel().await });
         let err = outcome.completed().expect("not cancelled").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn multishot_accept_on_a_kernel_before_5_19_ends_with_unsupported_naming_the_release() {
+        let ring = Ring::builder().assume_kernel((5, 15)).build().unwrap();
+        let listener = crate::net::TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+        let (first, second, finished) = ring.block_on(async {
+            let mut incoming = listener.incoming().submit();
+            let first = incoming.next().await;
+            let second = incoming.next().await;
+            (first, second.is_none(), incoming.is_finished())
+        });
+        let err = first.expect("the error first").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        let message = err.to_string();
+        assert!(
+            message.contains("the AcceptMulti operation needs Linux 5.19 or later")
+                && message.contains("running kernel is 5.15"),
+            "{message}"
+        );
+        assert!(second && finished);
+        // Nothing reached the kernel, and the token was paid by its end.
+        let stats = ring.stats();
+        assert_eq!((stats.submitted, stats.abandoned), (0, 0), "{stats:?}");
     }
 }

@@ -13,6 +13,13 @@
 //!                    Orphaned ──── complete ────▶ Vacant (data handed back to release)
 //! ```
 //!
+//! An op may post several completions: every one flagged `IORING_CQE_F_MORE` is an
+//! item that does not end it (a multishot accept's connections, a zero-copy send's
+//! result before its notification). Items queue in the slot, in order, whatever its
+//! state: a stream's token takes them one by one ([`Table::poll_item`]), and the
+//! ones nobody took travel with the final completion ([`Completion::more`]) to
+//! whoever gets the data, its token or the release of an orphan.
+//!
 //! The data `D` is whatever the kernel may touch while the op is in flight (buffers,
 //! addresses, the owner of the descriptor). The table owns it from `insert` until the
 //! final completion has been handed out, and it never drops data whose op may still be
@@ -22,6 +29,7 @@
 //! changes every time the slot is reused, so a stale id or completion can never reach
 //! the op that now lives in the slot.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::mem;
@@ -81,7 +89,14 @@ pub struct Completion {
     /// token reports the result as a timeout; [`errno`](Completion::errno) still
     /// gives this.
     pub(crate) timed_out: Option<NonZeroU8>,
+    /// The op's earlier completions, in order: those flagged `IORING_CQE_F_MORE`
+    /// that nobody took one by one (a zero-copy send's result before its
+    /// notification, a multishot op's items nobody claimed).
+    pub(crate) more: Vec<Completion>,
 }
+
+/// `IORING_CQE_F_MORE`: the kernel will post more completions for this op.
+pub(crate) const CQE_F_MORE: u32 = 1 << 1;
 
 /// `ERESTARTSYS`, the first of the kernel's internal restart codes
 /// (`include/linux/errno.h`), never meant for user space.
@@ -112,6 +127,7 @@ impl Completion {
             flags,
             reached_kernel: true,
             timed_out: None,
+            more: Vec::new(),
         }
     }
 
@@ -122,6 +138,7 @@ impl Completion {
             flags: 0,
             reached_kernel: false,
             timed_out: None,
+            more: Vec::new(),
         }
     }
 
@@ -134,6 +151,12 @@ impl Completion {
     /// The CQE's flags (`IORING_CQE_F_*`).
     pub fn flags(&self) -> u32 {
         self.flags
+    }
+
+    /// Whether the kernel will post more completions for the op
+    /// (`IORING_CQE_F_MORE`): this one is an item, not the op's end.
+    pub(crate) fn has_more(&self) -> bool {
+        self.flags & CQE_F_MORE != 0
     }
 
     /// Whether the op's linked timeout fired and the kernel cancelled the op before
@@ -184,6 +207,8 @@ struct Slot<D> {
     generation: u32,
     /// `Some` in every state but `Vacant`.
     data: Option<D>,
+    /// Completions flagged `IORING_CQE_F_MORE` not yet taken; empty when `Vacant`.
+    items: VecDeque<Completion>,
     state: State,
 }
 
@@ -192,6 +217,14 @@ impl<D> Slot<D> {
         self.data
             .take()
             .expect("op table: an occupied slot without its data")
+    }
+
+    /// The final completion, with the items nobody took attached.
+    fn with_items(&mut self, mut completion: Completion) -> Completion {
+        if !self.items.is_empty() {
+            completion.more = self.items.drain(..).collect();
+        }
+        completion
     }
 }
 
@@ -207,6 +240,9 @@ pub(crate) enum Reaped<D> {
     /// The token was dropped: release the data (close a descriptor it produced, free
     /// its buffers). The slot is free again.
     Release(D, Completion, Report),
+    /// An item of an orphaned op: queued until its final completion, and released
+    /// with it.
+    Queued,
     /// No op with this id is waiting for a completion. Never happens unless the
     /// library has a bug; the caller reports it.
     Stale(Completion),
@@ -232,6 +268,20 @@ pub(crate) enum Polled<D> {
     /// handed back, for the caller to drop with no borrow held.
     Pending(Option<Waker>),
     /// Still waiting, and the caller must store its waker with `set_waker`.
+    NeedsWaker,
+}
+
+/// What `poll_item` found.
+#[derive(Debug)]
+pub(crate) enum PolledItem<D> {
+    /// The op's oldest item not yet taken.
+    Item(Completion),
+    /// No item is left and the op has ended: its data and final completion. The slot
+    /// is free.
+    Ended(D, Completion),
+    /// As for [`Polled::Pending`].
+    Pending(Option<Waker>),
+    /// As for [`Polled::NeedsWaker`].
     NeedsWaker,
 }
 
@@ -320,6 +370,7 @@ impl<D> Table<D> {
             self.slots.push(Slot {
                 generation: 0,
                 data: Some(data),
+                items: VecDeque::new(),
                 state,
             });
             return OpId {
@@ -345,6 +396,10 @@ impl<D> Table<D> {
     /// nothing that needs dropping (the caller took it out first).
     fn vacate(&mut self, index: u32) -> D {
         let slot = &mut self.slots[index as usize];
+        debug_assert!(
+            slot.items.is_empty(),
+            "op table: items left in a vacated slot"
+        );
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         slot.state = State::Vacant {
             next_free: self.free_head,
@@ -364,6 +419,24 @@ impl<D> Table<D> {
         let Some(slot) = self.slot_mut(id) else {
             return Reaped::Stale(completion);
         };
+        if completion.has_more() {
+            return match &mut slot.state {
+                // An item: the op goes on. Whoever waits may want it.
+                State::Waiting { waker, main, .. } => {
+                    slot.items.push_back(completion);
+                    if *main {
+                        Reaped::WakeMain
+                    } else {
+                        Reaped::Wake(waker.take())
+                    }
+                }
+                State::Orphaned { .. } => {
+                    slot.items.push_back(completion);
+                    Reaped::Queued
+                }
+                State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
+            };
+        }
         match &mut slot.state {
             State::Waiting {
                 waker,
@@ -391,6 +464,7 @@ impl<D> Table<D> {
             }
             State::Orphaned { report } => {
                 let report = *report;
+                let completion = slot.with_items(completion);
                 self.in_flight -= 1;
                 Reaped::Release(self.vacate(id.index), completion, report)
             }
@@ -473,12 +547,34 @@ impl<D> Table<D> {
                 };
                 slot.generation = (slot.generation + 1) & GENERATION_MASK;
                 let data = slot.take_data();
+                let completion = slot.with_items(completion);
                 self.free_head = id.index;
                 Polled::Ready(data, completion)
             }
             State::Vacant { .. } | State::Orphaned { .. } => {
                 panic!("op table: {id:?} polled after its token was given up")
             }
+        }
+    }
+
+    /// Polls the op `id` on behalf of a stream's token: its oldest item not yet
+    /// taken, or, once none is left and the op has ended, its data and final
+    /// completion (the slot is then free). Waits as [`poll_waiting`] does.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live token's op.
+    ///
+    /// [`poll_waiting`]: Table::poll_waiting
+    pub(crate) fn poll_item(&mut self, id: OpId, waker: Option<&Waker>) -> PolledItem<D> {
+        let slot = self.live_slot(id, "poll_item");
+        if let Some(item) = slot.items.pop_front() {
+            return PolledItem::Item(item);
+        }
+        match self.poll_waiting(id, waker) {
+            Polled::Ready(data, completion) => PolledItem::Ended(data, completion),
+            Polled::Pending(replaced) => PolledItem::Pending(replaced),
+            Polled::NeedsWaker => PolledItem::NeedsWaker,
         }
     }
 
@@ -547,6 +643,7 @@ impl<D> Table<D> {
                 else {
                     unreachable!("matched Completed above")
                 };
+                let completion = slot.with_items(completion);
                 Orphan::Completed(self.vacate(id.index), completion)
             }
             State::Vacant { .. } | State::Orphaned { .. } => {
@@ -596,6 +693,7 @@ impl<D> Table<D> {
                 else {
                     unreachable!("matched Completed above")
                 };
+                let completion = slot.with_items(completion);
                 taken.push((self.vacate(index as u32), completion));
             }
         }

@@ -13,6 +13,11 @@ use crate::race::Linear;
 use crate::ring::Inner;
 use crate::table::OpId;
 
+mod multishot;
+
+pub(crate) use multishot::multishot;
+pub use multishot::{CancelMultishot, Drained, Multishot, Next};
+
 /// A submitted operation: the kernel may be working on it. A debt to pay.
 ///
 /// The only ways to consume a token are [`complete`](Op::complete), which waits for

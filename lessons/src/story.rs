@@ -14,7 +14,7 @@ pub(crate) fn title(lesson: &Lesson) {
     println!("{heading}\n{}\n", "=".repeat(heading.len()));
 }
 
-/// Prints a numbered step of a lesson.
+/// Prints the heading of a lesson's next step: `-- text`.
 pub(crate) fn step(text: &str) {
     println!("\n-- {text}");
 }
@@ -29,13 +29,25 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     result.map_err(|payload| message(&*payload))
 }
 
-fn message(payload: &(dyn Any + Send)) -> String {
+/// A panic's message, from its payload: a `&str` or a `String`, as `panic!` makes.
+pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "(a panic without a message)".to_string()
+    }
+}
+
+/// An `on_abandon` sentence ("the Recv operation submitted at FILE:LINE:COL was
+/// abandoned; it completed anyway ...") broken in two lines after the op's location,
+/// the second indented: which op, then what became of it. The location is long, and
+/// the whole sentence would not fit a line.
+pub(crate) fn abandoned_line(sentence: &str) -> String {
+    match sentence.split_once(" was abandoned; ") {
+        Some((which, fate)) => format!("{which}\n  was abandoned; {fate}"),
+        None => sentence.to_string(),
     }
 }
 

@@ -77,6 +77,45 @@ macro_rules! stream_methods {
                 $crate::op::Send::prepare(&self.ring, &self.fd, buf, 0)
             }
 
+            /// Describes a receive into a buffer the kernel picks from `group` when
+            /// the data arrives: no buffer is set aside while the receive waits.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`RecvProvided`](crate::op::RecvProvided).
+            pub fn recv_provided(
+                &self,
+                group: &$crate::buf::BufRing,
+            ) -> Prepared<$crate::op::RecvProvided> {
+                $crate::op::RecvProvided::prepare(&self.ring, &self.fd, group)
+            }
+
+            /// Describes a multishot receive: submitted, it is a stream of buffers
+            /// the kernel picks from `group`, one per receive, until end of stream,
+            /// an error, or a cancel.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`RecvMulti`](crate::op::RecvMulti).
+            #[doc(alias = "io_uring_prep_recv_multishot")]
+            pub fn recv_multi(
+                &self,
+                group: &$crate::buf::BufRing,
+            ) -> $crate::op::PreparedMultishot<$crate::op::RecvMulti> {
+                $crate::op::RecvMulti::prepare(&self.ring, &self.fd, group)
+            }
+
+            /// Describes a zero-copy send of `buf`'s initialised bytes: the buffer
+            /// comes back only once the kernel has let go of its pages.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`SendZc`](crate::op::SendZc).
+            #[doc(alias = "io_uring_prep_send_zc")]
+            pub fn send_zc<B: IoBuf>(&self, buf: B) -> Prepared<$crate::op::SendZc<B>> {
+                $crate::op::SendZc::prepare(&self.ring, &self.fd, buf)
+            }
+
             /// Describes a vectored read (`readv(2)`) into `bufs`, filling each one's
             /// spare capacity in turn, after its initialised bytes.
             ///

@@ -9,7 +9,9 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
-use crate::op::{Accept, Connect, Prepared, Readv, Recv, Send, Shutdown, Writev};
+use crate::op::{
+    Accept, AcceptMulti, Connect, Prepared, PreparedMultishot, Readv, Recv, Send, Shutdown, Writev,
+};
 use crate::Ring;
 
 /// A TCP socket listening for connections.
@@ -80,6 +82,37 @@ impl TcpListener {
     /// See [`Accept`]: a cancel never loses a connection the kernel accepted.
     pub fn accept(&self) -> Prepared<Accept<TcpStream>> {
         Accept::prepare(&self.ring, &self.fd)
+    }
+
+    /// Describes a multishot accept: submitted, it is a stream that yields every
+    /// connection the listener receives, until it is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use linear_uring::{net::TcpListener, Ring};
+    /// # let ring = Ring::new()?;
+    /// # let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// ring.block_on(async {
+    ///     let mut incoming = listener.incoming().submit();
+    /// #   let _client = std::net::TcpStream::connect(addr)?;
+    ///     // One connection, then stop accepting: the connections that arrived
+    ///     // meanwhile come back with the cancel, none is lost.
+    ///     let first = incoming.next().await.expect("the stream goes on")?;
+    ///     let rest = incoming.cancel().await;
+    ///     println!("served {:?}, {} more waiting", first, rest.items.len());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Cancellation
+    ///
+    /// See [`AcceptMulti`]: a cancel hands back every connection not taken yet.
+    #[doc(alias = "io_uring_prep_multishot_accept")]
+    pub fn incoming(&self) -> PreparedMultishot<AcceptMulti<TcpStream>> {
+        AcceptMulti::prepare(&self.ring, &self.fd)
     }
 
     /// The address the listener is bound to.

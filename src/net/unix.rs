@@ -14,7 +14,10 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
-use crate::op::{Accept, Connect, Prepared, Readv, Recv, RecvMsg, Send, SendMsg, Shutdown, Writev};
+use crate::op::{
+    Accept, AcceptMulti, Connect, Prepared, PreparedMultishot, Readv, Recv, RecvMsg, Send, SendMsg,
+    Shutdown, Writev,
+};
 use crate::Ring;
 
 /// A Unix-domain stream socket listening for connections.
@@ -89,6 +92,37 @@ impl UnixListener {
     /// See [`Accept`]: a cancel never loses a connection the kernel accepted.
     pub fn accept(&self) -> Prepared<Accept<UnixStream>> {
         Accept::prepare(&self.ring, &self.fd)
+    }
+
+    /// Describes a multishot accept: submitted, it is a stream that yields every
+    /// connection the listener receives, until it is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use linear_uring::{net::UnixListener, Ring};
+    /// # let ring = Ring::new()?;
+    /// # let dir = std::env::temp_dir().join(format!("lu-incoming-doc-{}", std::process::id())); let _ = std::fs::remove_file(&dir); let listener = UnixListener::bind(&ring, &dir)?;
+    /// # let addr = listener.local_addr()?;
+    /// ring.block_on(async {
+    ///     let mut incoming = listener.incoming().submit();
+    /// #   let _client = std::os::unix::net::UnixStream::connect(addr.as_pathname().unwrap())?;
+    ///     // One connection, then stop accepting: the connections that arrived
+    ///     // meanwhile come back with the cancel, none is lost.
+    ///     let first = incoming.next().await.expect("the stream goes on")?;
+    ///     let rest = incoming.cancel().await;
+    ///     println!("served {:?}, {} more waiting", first, rest.items.len());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Cancellation
+    ///
+    /// See [`AcceptMulti`]: a cancel hands back every connection not taken yet.
+    #[doc(alias = "io_uring_prep_multishot_accept")]
+    pub fn incoming(&self) -> PreparedMultishot<AcceptMulti<UnixStream>> {
+        AcceptMulti::prepare(&self.ring, &self.fd)
     }
 
     /// The address the listener is bound to.

@@ -88,7 +88,7 @@ enum Phase {
 use Phase::{Completed, Orphaned, Waiting};
 
 /// The model of an op whose slot is occupied.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct LiveOp {
     id: OpId,
     op: u32,
@@ -99,14 +99,21 @@ struct LiveOp {
     waker: Option<usize>,
     /// The `(res, flags)` its completion carries, once completed.
     completion: (i32, u32),
+    /// The `(res, flags)` of its items (completions flagged `IORING_CQE_F_MORE`) not
+    /// yet taken, oldest first.
+    items: Vec<(i32, u32)>,
 }
 
-fn check_completion(at: At, c: &Completion, want: (i32, u32)) {
+fn res_flags(c: &Completion) -> (i32, u32) {
     let res = c
         .result
         .as_ref()
         .map_or_else(|_| -c.errno().unwrap_or(0), |&n| n as i32);
-    assert_eq!((res, c.flags), want, "{at}: completion (res, flags)");
+    (res, c.flags)
+}
+
+fn check_completion(at: At, c: &Completion, want: (i32, u32)) {
+    assert_eq!(res_flags(c), want, "{at}: completion (res, flags)");
 }
 
 /// A table driven by random steps, next to a model of what it must hold.
@@ -155,11 +162,12 @@ impl Harness {
             }
             _ => {
                 let idx = self.rng.below(self.live.len());
-                match (self.live[idx].phase, self.rng.below(8)) {
+                match (self.live[idx].phase, self.rng.below(10)) {
                     // The kernel completes; a completed op gets a stale second completion.
                     (Orphaned, _) | (Waiting, 0..=2) | (Completed, 0) => self.complete(idx),
                     (_, 1..=4) => self.poll(idx),
-                    (_, 5) => self.cancel(idx),
+                    (_, 5 | 6) => self.poll_item(idx),
+                    (_, 7) => self.cancel(idx),
                     _ => self.orphan(idx),
                 }
             }
@@ -188,17 +196,26 @@ impl Harness {
             cancel_sent: false,
             waker: None,
             completion: (-errno, 0),
+            items: Vec::new(),
         });
         self.peak = self.peak.max(self.live.len());
     }
 
     fn complete(&mut self, idx: usize) {
-        let (at, live) = (self.at, self.live[idx]);
+        let (at, live) = (self.at, self.live[idx].clone());
         let user_data = live.id.to_user_data();
         assert_eq!(user_data >> 63, 0, "{at}: {live:?} sets the top bit");
         let id = OpId::from_user_data(user_data).expect("an op's user_data decodes");
         assert_eq!(id, live.id, "{at}: user_data round trip");
-        let (res, flags) = ([-125, (live.op & 0xfff) as i32][self.rng.below(2)], live.op);
+        // The op's flags, with `IORING_CQE_F_MORE` cleared; an op still in the kernel
+        // sometimes posts an item first.
+        let (res, flags) = (
+            [-125, (live.op & 0xfff) as i32][self.rng.below(2)],
+            live.op & !CQE_F_MORE,
+        );
+        if live.phase != Completed && self.rng.below(3) == 0 {
+            return self.complete_item(idx, (res.max(0), flags | CQE_F_MORE));
+        }
         let before = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
         let reaped = self.table.complete(id, Completion::from_cqe(res, flags));
         if live.phase != Completed {
@@ -224,6 +241,30 @@ impl Harness {
         }
     }
 
+    /// The kernel posts an item for the waiting or orphaned `idx`th op.
+    fn complete_item(&mut self, idx: usize, (res, flags): (i32, u32)) {
+        let (at, live) = (self.at, self.live[idx].clone());
+        let before = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
+        let reaped = self
+            .table
+            .complete(live.id, Completion::from_cqe(res, flags));
+        self.live[idx].items.push((res, flags));
+        match reaped {
+            // The main future stays the waiter; another waker is taken and woken.
+            Reaped::WakeMain if live.phase == Waiting && live.waker == Some(MAIN) => {}
+            Reaped::Wake(woken) if live.phase == Waiting && live.waker != Some(MAIN) => {
+                woken.into_iter().for_each(Waker::wake);
+                for (i, (counter, _)) in self.wakers.iter().enumerate() {
+                    let want = before[i] + usize::from(live.waker == Some(i));
+                    assert_eq!(counter.wakes(), want, "{at}: item wakes of waker {i}");
+                }
+                self.live[idx].waker = None;
+            }
+            Reaped::Queued if live.phase == Orphaned => {}
+            other => panic!("{at}: item of {live:?} gave {other:?}"),
+        }
+    }
+
     fn stale(&mut self) {
         let at = self.at;
         let id = match self.dead.len() {
@@ -237,7 +278,7 @@ impl Harness {
     }
 
     fn poll(&mut self, idx: usize) {
-        let (at, live) = (self.at, self.live[idx]);
+        let (at, live) = (self.at, self.live[idx].clone());
         // One choice past the counting wakers stands for the executor's main future,
         // which the table records without storing a waker.
         let w = self.rng.below(self.wakers.len() + 1);
@@ -252,8 +293,37 @@ impl Harness {
         }
     }
 
+    /// A stream's token polls: its oldest item, or its end once none is left.
+    fn poll_item(&mut self, idx: usize) {
+        let (at, live) = (self.at, self.live[idx].clone());
+        let w = self.rng.below(self.wakers.len() + 1);
+        let waker = self.wakers.get(w).map(|(_, waker)| waker.clone());
+        match self.table.poll_item(live.id, waker.as_ref()) {
+            PolledItem::Item(c) if !live.items.is_empty() => {
+                check_completion(at, &c, live.items[0]);
+                self.live[idx].items.remove(0);
+            }
+            PolledItem::Ended(data, c) if live.phase == Completed && live.items.is_empty() => {
+                self.release(idx, data, &c)
+            }
+            PolledItem::Pending(replaced) if live.phase == Waiting && live.items.is_empty() => {
+                drop(replaced);
+                self.live[idx].waker = Some(w);
+            }
+            PolledItem::NeedsWaker if live.phase == Waiting && live.items.is_empty() => {
+                let waker = waker.expect("the main future needs no waker");
+                match self.table.set_waker(live.id, waker) {
+                    Stored::Replaced(replaced) => drop(replaced),
+                    Stored::Completed(_) => panic!("{at}: nothing ran since the poll"),
+                }
+                self.live[idx].waker = Some(w);
+            }
+            other => panic!("{at}: poll_item of {live:?} gave {other:?}"),
+        }
+    }
+
     fn cancel(&mut self, idx: usize) {
-        let (at, live) = (self.at, self.live[idx]);
+        let (at, live) = (self.at, self.live[idx].clone());
         let want = match live.phase {
             Waiting if live.cancel_sent => CancelStep::AlreadySubmitted,
             Waiting => CancelStep::Submit,
@@ -265,7 +335,7 @@ impl Harness {
     }
 
     fn orphan(&mut self, idx: usize) {
-        let (at, live) = (self.at, self.live[idx]);
+        let (at, live) = (self.at, self.live[idx].clone());
         match self.table.orphan(live.id, None) {
             Orphan::InFlight { submit_cancel, .. } if live.phase == Waiting => {
                 assert_eq!(submit_cancel, !live.cancel_sent, "{at}: {live:?}");
@@ -299,6 +369,9 @@ impl Harness {
         let (at, live) = (self.at, self.live.swap_remove(idx));
         assert_eq!(data.op, live.op, "{at}: data of another op handed back");
         check_completion(at, c, live.completion);
+        // The items nobody took travel with the final completion, in order.
+        let more: Vec<_> = c.more.iter().map(res_flags).collect();
+        assert_eq!(more, live.items, "{at}: items handed back with {live:?}");
         drop(data);
         self.dead.push(live.id);
     }

@@ -2,6 +2,7 @@
 
 mod advise;
 mod buf_contract;
+mod buf_ring;
 mod compose;
 mod core;
 mod counted;
@@ -18,6 +19,7 @@ mod fs_pipe;
 mod fs_support;
 mod halt;
 mod holes;
+mod multishot;
 mod net_split;
 mod net_tcp;
 mod net_udp;
@@ -28,6 +30,7 @@ mod proxy;
 mod regressions;
 mod scope;
 mod select;
+mod send_zc;
 mod shutdown;
 mod splice;
 mod storm;

@@ -2,7 +2,8 @@
 //! Lesson: a `match` must cover every variant (E0004), so the compiler makes you
 //! write what to do with the result that won the race: the bytes in
 //! `Completed((Ok(n), buf))` are real data, taken from the socket. The arm rustc
-//! suggests, `Completed(_) => todo!()`, compiles but throws them away: bind them.
+//! suggests, `Completed(_) => todo!()`, compiles, then panics, result and all, the
+//! first time the cancel loses: bind them.
 use linear_uring::net::UnixStream;
 use linear_uring::{CancelOutcome, Ring};
 

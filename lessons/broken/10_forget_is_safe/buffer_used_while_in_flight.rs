@@ -3,8 +3,8 @@
 //! final completion it belongs to the op (to the ring's table, once the op is
 //! submitted), forgotten token or not. So the name `buf` is gone (E0382, "value
 //! moved here"), and the buffer comes back with the output, `(result, buf)`, or in
-//! `Cancelled(buf)`. Ignore rustc's hint to clone it: the kernel would fill the
-//! original, never the clone.
+//! `Cancelled(buf)`. Ignore rustc's hint to clone it: with `recv(buf.clone())`, the
+//! kernel fills the clone given away, and `buf` stays empty.
 use linear_uring::net::UnixStream;
 use linear_uring::Ring;
 

@@ -6,13 +6,13 @@ use crate::story::{catch_panic, step};
 
 /// A toy drop bomb: a value that must be defused before it goes away. Its `Drop`
 /// is the only check Rust lets a library add at run time.
+#[must_use = "a bomb must be defused: call `defuse()`"]
 struct Bomb {
     name: &'static str,
     defused: bool,
 }
 
 impl Bomb {
-    #[must_use = "a bomb must be defused: call `defuse()`"]
     fn arm(name: &'static str) -> Bomb {
         Bomb {
             name,
@@ -77,7 +77,8 @@ pub(crate) fn run() -> io::Result<()> {
 
     step("#[must_use] is a lint, not a rule");
     println!(
-        "`Bomb::arm` is #[must_use]. Calling it as a statement only warns (an error under\n\
+        "The type `Bomb` is #[must_use], which covers every call that returns one.\n\
+         Calling `Bomb::arm(..)` as a statement only warns (an error under\n\
          #![deny(unused_must_use)], see show 01), and `let _ = Bomb::arm(..)` silences\n\
          it: the lint looks at one expression, not at where the value goes."
     );

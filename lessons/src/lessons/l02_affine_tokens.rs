@@ -17,9 +17,10 @@ pub(crate) fn run() -> io::Result<()> {
          \x20 pub fn complete(self) -> Complete<K>   wait for the op's output\n\
          \x20 pub fn cancel(self) -> Cancel<K>       stop it, and learn what it did\n\
          \n\
-         Both take `self`: calling either moves the token into the call, and the name\n\
-         you held it by is dead. And `Op` does not implement `Clone`, so there is never\n\
-         a second token for the same op. One op, one completion, one token."
+         (`op.await` is shorthand for `op.complete().await`.) Both take `self`: calling\n\
+         either moves the token into the call, and the name you held it by is dead. And\n\
+         `Op` does not implement `Clone`, so there is never a second token for the same\n\
+         op. One op, one completion, one token."
     );
 
     let ring = Ring::new()?;
@@ -100,7 +101,8 @@ pub(crate) fn run() -> io::Result<()> {
         let op = lenient.nop();
         let location = op.location();
         drop(op);
-        // Let the kernel answer for the nop before reading the counters.
+        // `abandoned` was counted by the drop itself; the sleep only lets the kernel
+        // answer for the nop, so that nothing is in flight when the ring goes.
         lenient.sleep(Duration::from_millis(1)).await?;
         let stats = lenient.stats();
         println!(

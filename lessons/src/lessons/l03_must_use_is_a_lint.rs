@@ -7,25 +7,25 @@ use std::time::Duration;
 use linear_uring::op::Timeout;
 use linear_uring::{CancelOutcome, DropPolicy, Ring};
 
-use crate::story::{quote, step};
+use crate::story::{abandoned_line, quote, step};
 
 /// Long enough that none of the lesson's timers fires by itself.
 const HOUR: Duration = Duration::from_secs(3600);
 
 pub(crate) fn run() -> io::Result<()> {
     println!(
-        "`Op` is declared `#[must_use]`. That attribute feeds one lint, `unused_must_use`:\n\
-         when the value of an expression statement has a `#[must_use]` type, rustc\n\
-         warns. A warning, by default, and only for that one shape of code. This lesson\n\
-         loses three in-flight one-hour timers, in three ways the lint does not stop.\n\
+        "`Op` is declared `#[must_use]`. That attribute feeds one rustc lint,\n\
+         `unused_must_use`: when the value of an expression statement has a\n\
+         `#[must_use]` type, rustc warns. A warning, by default, and only for that one\n\
+         shape of code. This lesson loses three in-flight one-hour timers, in three ways\n\
+         the lint does not stop.\n\
          \n\
          The ring is built with `DropPolicy::Reclaim`, which only counts a lost token\n\
          (the default in debug builds panics: lesson 05), and `ring.on_abandon` prints\n\
          the library's sentence for each lost op once the kernel has answered for it."
     );
     let ring = Ring::builder().drop_policy(DropPolicy::Reclaim).build()?;
-    // The sentence is long: it is broken after its first clause to fit the screen.
-    ring.on_abandon(|abandoned| quote(&abandoned.to_string().replacen("; ", ";\n", 1)));
+    ring.on_abandon(|abandoned| quote(&abandoned_line(&abandoned.to_string())));
 
     ring.block_on(async {
         step("(a) a token as a statement: rustc only warns");
@@ -75,6 +75,7 @@ pub(crate) fn run() -> io::Result<()> {
          \x20 [lints.clippy]\n\
          \x20 let_underscore_must_use = \"deny\"   # (b), for every #[must_use] value\n\
          \x20 let_underscore_future = \"deny\"     # `let _ = op.complete();`\n\
+         \x20 mem_forget = \"deny\"                # `std::mem::forget(op)` (lesson 10)\n\
          \n\
          and (c) still compiles. A lint looks at the shape of one expression; it cannot\n\
          follow a value into a map and out again. What sees every lost token is its\n\
@@ -88,6 +89,7 @@ pub(crate) fn run() -> io::Result<()> {
 /// clippy accept it all the same.
 #[deny(unused_must_use, let_underscore_drop)]
 #[deny(clippy::let_underscore_must_use, clippy::let_underscore_future)]
+#[deny(clippy::mem_forget)]
 async fn lost_in_a_map(ring: &Ring) -> io::Result<()> {
     let mut pending = HashMap::new();
     pending.insert("report", Timeout::new(ring, HOUR).submit());
@@ -101,7 +103,7 @@ async fn lost_in_a_map(ring: &Ring) -> io::Result<()> {
          of a statement's value and sees `Option`, which is not `#[must_use]`: it looks\n\
          inside a tuple or a `Box`, not inside an `Option` (nor a `Vec`). No `let _`\n\
          appears, so the let_underscore lints see nothing either. This function is\n\
-         compiled with all four recommended lints denied (see its attributes), and it\n\
+         compiled with all five recommended lints denied (see its attributes), and it\n\
          compiled."
     );
     for (key, op) in pending.drain() {

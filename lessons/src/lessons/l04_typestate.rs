@@ -19,9 +19,9 @@ pub(crate) fn run() -> io::Result<()> {
          \n\
          Each transition is a method that takes `self` and returns the next type:\n\
          `submit(self) -> Op<K>`, then `complete(self)` (or `cancel(self)`). A method\n\
-         that makes no sense in a state is simply not defined on its type. This is\n\
-         called typestate: the state lives in the type, so the compiler checks every\n\
-         use against it, and no check of the state is left for run time."
+         that makes no sense in a state is not callable in that state (one is defined\n\
+         only to explain the error). This is called typestate: the state lives in the\n\
+         type, so the compiler checks the order of the steps against it."
     );
     let ring = Ring::new()?;
     let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
@@ -71,8 +71,8 @@ pub(crate) fn run() -> io::Result<()> {
             }
         }
         println!(
-            "The kernel reads the timeout with the submission entry, so it exists only\n\
-             on `Prepared`. On an `Op` it is too late, and `accept.timeout(d)` after\n\
+            "The kernel reads the timeout with the submission entry, so it can be set\n\
+             only on `Prepared`. On an `Op` it is too late, and `accept.timeout(d)` after\n\
              `submit()` is an error that says so (show 04)."
         );
 
@@ -97,12 +97,15 @@ pub(crate) fn run() -> io::Result<()> {
     })?;
 
     println!(
-        "\nEach state offers only its own methods. A `Prepared` has `timeout` and\n\
-         `submit` but no `complete`: there is nothing to wait for (E0599). An `Op` has\n\
-         `complete` and `cancel`, and no way back to a description. And since `submit`\n\
-         takes `self`, one description is submitted once (E0382). The compiler checks\n\
-         the order of the steps; what it cannot check is that the last step happens\n\
-         at all. Lesson 05 is about that."
+        "\nEach state has its own methods. A `Prepared` has `timeout` and\n\
+         `submit` but no `complete` (E0599); `description.await` does work, because a\n\
+         `Prepared` is `IntoFuture`: it submits the op and waits for its output, both\n\
+         steps in one. An `Op` has `complete` and `cancel`, and no way back to a\n\
+         description: its `timeout` exists only to explain, with an unmet bound, that\n\
+         the option belongs before `submit` (E0277). And since `submit` takes `self`,\n\
+         one description is submitted once (E0382). The compiler checks the order of\n\
+         the steps; what it cannot check is that the last step happens at all. Lesson 05\n\
+         is about that."
     );
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use linear_uring::net::UnixStream;
 use linear_uring::{DropPolicy, Ring};
 
-use crate::story::{child as run_child, ending, quote_child, step};
+use crate::story::{abandoned_line, child as run_child, ending, quote_child, step};
 
 /// What the peer sends first: the bytes the dropped receive holds.
 const FIRST: &[u8] = b"hello, linear world";
@@ -19,9 +19,10 @@ pub(crate) fn run() -> io::Result<()> {
     println!(
         "A token dropped before it was consumed is the mistake linear types would reject\n\
          at compile time. Rust cannot, so a token's `Drop` does what the toy bomb of\n\
-         lesson 01 did, and more: it first makes the drop I/O-safe (the op is cancelled\n\
-         in the kernel, the ring keeps the buffer until the kernel is done with it, a\n\
-         late descriptor is closed), then the ring's drop policy decides how loud to be.\n\
+         lesson 01 did, and more. It first makes the drop I/O-safe: nothing the kernel\n\
+         may still touch is freed, and nothing leaks (the op is cancelled in the kernel,\n\
+         the ring keeps the buffer until the kernel is done with it, a late descriptor\n\
+         is closed). Then the ring's drop policy decides how loud to be.\n\
          \n\
          Here the mistake costs something. A receive is submitted with a 64-byte buffer;\n\
          the peer sends {} bytes; the kernel completes the receive, so the bytes are out\n\
@@ -29,39 +30,72 @@ pub(crate) fn run() -> io::Result<()> {
          a child process, because two of them end it.",
         FIRST.len()
     );
+    let mut lost = 0;
     for (policy, name, about) in [
         (
             "panic",
             "DropPolicy::Panic",
-            "the default with debug assertions: panic, naming the line that submitted the op",
+            "the default with debug assertions: panic, naming the op's line",
         ),
         (
             "reclaim",
             "DropPolicy::Reclaim",
-            "the default in release builds: count it (`stats().abandoned`) and go on",
+            "the default in release builds: count it and go on",
         ),
         (
             "abort",
             "DropPolicy::Abort",
-            "for strict linearity in production: print the same message and abort",
+            "strict linearity in production: print the message, abort",
         ),
     ] {
         step(&format!("{name}: {about}"));
         let output = run_child("l05_drop_bomb", policy)?;
         println!("The child {}. It printed:", ending(&output));
         quote_child(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // The hook's sentence, second line: what became of the receive.
+        let completed = format!(
+            "was abandoned; it completed anyway (result {})",
+            FIRST.len()
+        );
+        lost += stdout.lines().filter(|l| l.contains(&completed)).count();
+        if policy == "panic" {
+            where_it_panicked(&output.stderr);
+        }
     }
     println!(
-        "\nThe same mistake three times, and the same loss three times: the {} bytes were\n\
-         taken out of the socket by the kernel and went to nobody. No policy can undo\n\
-         that; it can only make sure you hear of it. `Panic` says where, during\n\
-         development; `Reclaim` keeps a release build serving, and `on_abandon` (the\n\
-         \"on_abandon:\" lines) lets it log or count what was lost; `Abort` refuses to go\n\
-         on. The fix is never a policy: consume the token, with `complete().await`, or\n\
-         with `cancel().await`, which would have handed the bytes back (lesson 06).",
+        "\nThe same mistake in three children, and the hook reported the same loss in {lost}\n\
+         of them: a receive that completed anyway, with {} bytes the kernel had taken\n\
+         out of the socket, delivered to nobody. No policy can undo that; it can only\n\
+         make sure you hear of it. `Panic` says where, during development; `Reclaim`\n\
+         keeps a release build serving, and `on_abandon` (the \"was abandoned\" lines)\n\
+         lets it log or count what was lost; `Abort` refuses to go on. The fix is never\n\
+         a policy: consume the token, with `complete().await`, or with\n\
+         `cancel().await`, which would have handed the bytes back (lesson 06).",
         FIRST.len()
     );
     Ok(())
+}
+
+/// Says where the Panic child's panic points: its header names the library's line
+/// that raised it, its message the line that submitted the receive.
+fn where_it_panicked(stderr: &[u8]) {
+    let stderr = String::from_utf8_lossy(stderr);
+    let raised = stderr.lines().find_map(|l| {
+        l.split_once(" panicked at ")
+            .map(|(_, at)| at.trim_end_matches(':'))
+    });
+    let submitted = stderr.lines().find_map(|l| {
+        let (_, rest) = l.split_once(" submitted at ")?;
+        rest.split_whitespace().next()
+    });
+    if let (Some(raised), Some(submitted)) = (raised, submitted) {
+        println!(
+            "The panic's header names {raised}: the library's line, where the\n\
+             panic is raised. Its message names {submitted}:\n\
+             your line, the one that submitted the receive."
+        );
+    }
 }
 
 /// In a child process: lose a receive that holds bytes under the policy `arg`.
@@ -83,7 +117,7 @@ pub(crate) fn child(arg: &str) {
 
 fn lose_a_receive(policy: DropPolicy) -> io::Result<()> {
     let ring = Ring::builder().drop_policy(policy).build()?;
-    ring.on_abandon(|abandoned| println!("on_abandon: {abandoned}"));
+    ring.on_abandon(|abandoned| println!("{}", abandoned_line(&abandoned.to_string())));
     let (ours, mut theirs) = StdUnixStream::pair()?;
     let ours = UnixStream::from_std(&ring, ours)?;
     ring.block_on(async {

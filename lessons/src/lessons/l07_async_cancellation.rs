@@ -11,7 +11,7 @@ use std::time::Duration;
 use linear_uring::net::TcpListener;
 use linear_uring::{race, DropPolicy, Raced, Ring};
 
-use crate::story::step;
+use crate::story::{abandoned_line, quote, step};
 
 /// Which side of a [`select_biased`] finished first.
 pub(crate) enum Either<A, B> {
@@ -42,16 +42,21 @@ pub(crate) async fn select_biased<A: Future, B: Future>(
 
 pub(crate) fn run() -> io::Result<()> {
     println!(
-        "A future is affine too: dropping it is how async Rust cancels. With epoll that\n\
-         is harmless, because the work happens inside `poll`: a future never polled again\n\
-         did nothing. With io_uring the kernel works on its own, so a dropped future may\n\
-         have finished its work already. Below, the same moment three times: an accept\n\
-         waits with a 1 ms deadline; a client connects; the deadline passes; and only\n\
-         then does the program look. (The ring uses `DropPolicy::Reclaim`, so that the\n\
-         mistake in the first step is counted rather than a panic.)"
+        "A future is affine too: dropping it is how async Rust cancels. With epoll, a\n\
+         single readiness-based read or accept that is dropped did nothing: it takes the\n\
+         data or the connection inside `poll`, once it is ready, so if it is never polled\n\
+         again, nothing was taken. With io_uring the kernel works on its own, so a\n\
+         dropped future may have finished its work already. Below, the same moment\n\
+         three times: an accept waits with a 1 ms deadline; a client connects; the\n\
+         deadline passes; and only then does the program look. (The ring uses\n\
+         `DropPolicy::Reclaim`, so that the mistake in the first step is counted rather\n\
+         than a panic.)"
     );
     let ring = Ring::builder().drop_policy(DropPolicy::Reclaim).build()?;
-    ring.on_abandon(|abandoned| println!("   on_abandon: {abandoned}"));
+    ring.on_abandon(|abandoned| {
+        println!("on_abandon said:");
+        quote(&abandoned_line(&abandoned.to_string()));
+    });
     let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
     let addr = listener.local_addr()?;
 
@@ -78,9 +83,10 @@ pub(crate) fn run() -> io::Result<()> {
     println!(
         "The kernel had accepted the connection before the deadline was seen. The select\n\
          threw the accepted stream away with the future; the ring closed its descriptor\n\
-         (I/O-safe: nothing leaks), but a client that connected was never served (not\n\
-         halt-safe). No `select!` can do better: it only has a future, and a dropped\n\
-         future cannot hand anything back."
+         (I/O-safe: nothing leaks), but a client that connected was never served: the\n\
+         select is not halt-safe (halt safety: work that happened is not thrown away).\n\
+         No `select!` can do better: it only has a future, and a dropped future cannot\n\
+         hand anything back."
     );
 
     step("race: the loser comes back, still in flight");

@@ -1,6 +1,5 @@
 //! Unwinding with live tokens: what a panic does to the ops in flight.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream as StdUnixStream;
@@ -13,7 +12,7 @@ use linear_uring::net::UnixStream;
 use linear_uring::op::Timeout;
 use linear_uring::{DropPolicy, Ring};
 
-use crate::story::{quote, step};
+use crate::story::{abandoned_line, message, quote, step};
 
 /// Runs `f`, catching a panic, and also returns the message of every panic raised
 /// meanwhile, caught or not: the panic hook sees each one as it starts. (Like
@@ -32,16 +31,6 @@ fn panics_during<T>(f: impl FnOnce() -> T) -> (Result<T, String>, Vec<String>) {
     panic::set_hook(hook);
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|poison| poison.into_inner()));
     (result.map_err(|payload| message(&*payload)), seen)
-}
-
-fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(a panic without a message)".to_string()
-    }
 }
 
 /// Lets the ring enter the kernel until nothing is in flight, so that the cancels
@@ -64,10 +53,7 @@ fn fail(why: &str) -> io::Result<()> {
 /// Prints the sentences the `on_abandon` hook collected since the last call.
 fn print_abandoned(log: &RefCell<Vec<String>>) {
     for sentence in log.borrow_mut().drain(..) {
-        match sentence.split_once("; ") {
-            Some((what, fate)) => quote(&format!("{what};\n{fate}")),
-            None => quote(&sentence),
-        }
+        quote(&abandoned_line(&sentence));
     }
 }
 
@@ -153,13 +139,37 @@ pub(crate) fn run() -> io::Result<()> {
         "abandoned = {}, in_flight = {}: the new receive was completed, not abandoned",
         stats.abandoned, stats.in_flight
     );
+
+    step("`catch_unwind(|| ring.block_on(..))`, with no `AssertUnwindSafe`");
+    let before = ring.stats().abandoned;
+    // Silent, as `story::catch_panic` is: the lesson prints the message itself.
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    // No `AssertUnwindSafe` here: the closure borrows the ring, and that compiles.
+    let caught = panic::catch_unwind(|| {
+        ring.block_on(async {
+            ring.nop().complete().await?;
+            fail("a handler failed inside catch_unwind")
+        })
+    });
+    panic::set_hook(hook);
+    match caught {
+        Err(payload) => println!("catch_unwind caught: {}", message(&*payload)),
+        Ok(_) => println!("the block_on returned without a panic (unexpected)"),
+    }
     println!(
-        "The ring keeps its bookkeeping consistent through a panic in the code it runs,\n\
-         and says so in its type: `Ring` is `UnwindSafe` and `RefUnwindSafe`, so\n\
-         `catch_unwind(|| ring.block_on(..))` compiles as it is. Your own bookkeeping is\n\
-         another matter: rustc refuses a closure that holds `&mut` to your list of pending\n\
-         ops, because a panic may leave that list half-updated; decide what a panic\n\
-         leaves behind, then say so with `AssertUnwindSafe`."
+        "abandoned {before} -> {}: no token was live when that handler panicked.",
+        ring.stats().abandoned
+    );
+    println!(
+        "That call, `std::panic::catch_unwind(|| ring.block_on(..))`, is in this lesson's\n\
+         source as it is, and it compiled: `Ring` is `UnwindSafe` and `RefUnwindSafe`,\n\
+         so a closure that borrows one is `UnwindSafe`. The ring says in its type that\n\
+         it keeps its bookkeeping consistent through a panic in the code it runs. Your\n\
+         own bookkeeping is another matter: by std's rule, a closure that holds `&mut`\n\
+         to a value (your list of pending ops, say) is not `UnwindSafe`, because a panic\n\
+         may leave that value half-updated; decide what a panic leaves behind, then say\n\
+         so with `AssertUnwindSafe`."
     );
 
     step("a spawned task panics while holding a token");

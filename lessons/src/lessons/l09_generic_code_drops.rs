@@ -3,13 +3,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
 use linear_uring::op::Timeout;
 use linear_uring::{cancel_all, DropPolicy, Op, Ring};
 
-use crate::story::{quote, step};
+use crate::story::{abandoned_line, quote, step};
 
 /// A token that will not finish by itself: a one-hour timer. Its location, in the
 /// `on_abandon` sentences, is the line that called this.
@@ -40,10 +41,18 @@ fn cancel_kept(ring: &Ring, kept: Vec<Op<Timeout>>) -> usize {
         .count()
 }
 
+/// Where an abandoned op was submitted, and the `on_abandon` hook's sentence for it.
+type Log = Rc<RefCell<Vec<(&'static Location<'static>, String)>>>;
+
+/// Where the token in `op` was submitted, if there is one.
+fn location(op: &Option<Op<Timeout>>) -> Option<&'static Location<'static>> {
+    op.as_ref().map(Op::location)
+}
+
 /// Watches the abandoned counter across the steps of the lesson.
 struct Watch<'a> {
     ring: &'a Ring,
-    log: Rc<RefCell<Vec<String>>>,
+    log: Log,
     last: u64,
 }
 
@@ -61,7 +70,7 @@ impl Watch<'_> {
 
     /// Prints the `on_abandon` sentences collected since the last call.
     fn sentences(&self) {
-        let sentences: Vec<String> = self.log.borrow_mut().drain(..).collect();
+        let sentences: Vec<String> = self.log.borrow_mut().drain(..).map(|(_, s)| s).collect();
         if sentences.is_empty() {
             println!("the on_abandon hook said nothing");
             return;
@@ -73,14 +82,27 @@ impl Watch<'_> {
                 .iter()
                 .take_while(|s| **s == sentences[i])
                 .count();
-            match sentences[i].split_once("; ") {
-                Some((what, fate)) => quote(&format!("{what};\n  {fate}")),
-                None => quote(&sentences[i]),
-            }
+            quote(&abandoned_line(&sentences[i]));
             if same > 1 {
                 println!("   (the same sentence {same} times: one line submitted them all)");
             }
             i += same;
+        }
+    }
+
+    /// Says which of `candidates` each token abandoned since the last call was: the
+    /// one submitted where its `on_abandon` sentence says it was.
+    fn which(&self, candidates: &[(&str, Option<&'static Location<'static>>)]) {
+        for (at, _) in self.log.borrow_mut().drain(..) {
+            let name = candidates
+                .iter()
+                .find(|(_, submitted)| *submitted == Some(at))
+                .map_or("neither of them", |(name, _)| *name);
+            println!(
+                "   dropped: {name} (on_abandon names line {}, column {})",
+                at.line(),
+                at.column()
+            );
         }
     }
 }
@@ -109,7 +131,10 @@ pub(crate) fn run() -> io::Result<()> {
     let log = Rc::new(RefCell::new(Vec::new()));
     ring.on_abandon({
         let log = log.clone();
-        move |abandoned| log.borrow_mut().push(abandoned.to_string())
+        move |abandoned| {
+            let sentence = abandoned.to_string();
+            log.borrow_mut().push((abandoned.location, sentence));
+        }
     });
     let mut watch = Watch {
         ring: &ring,
@@ -158,29 +183,53 @@ pub(crate) fn run() -> io::Result<()> {
     cancel_kept(&ring, vec![conn.pending]);
 
     step("`Option`'s combinators discard one side");
+    println!(
+        "Each \"dropped:\" line compares the location that the on_abandon hook was given\n\
+         with where each of the two tokens was submitted."
+    );
     let (first, second) = (Some(hour(&ring)), Some(hour(&ring)));
+    let both = [
+        ("the first", location(&first)),
+        ("the second", location(&second)),
+    ];
     let kept = first.or(second);
     watch.report("`first.or(second)`")?;
+    watch.which(&both);
     let (first, second) = (Some(hour(&ring)), Some(hour(&ring)));
+    let both = [
+        ("the first", location(&first)),
+        ("the second", location(&second)),
+    ];
     let kept_too = first.and(second);
     watch.report("`first.and(second)`")?;
+    watch.which(&both);
     let (first, second) = (Some(hour(&ring)), hour(&ring));
+    let both = [
+        ("the first", location(&first)),
+        ("the second", Some(second.location())),
+    ];
     let unwrapped = first.unwrap_or(second);
     watch.report("`first.unwrap_or(second)`")?;
+    watch.which(&both);
     let mut slot = Some(hour(&ring));
-    slot.replace(hour(&ring));
+    let new = hour(&ring);
+    let both = [
+        ("the old", location(&slot)),
+        ("the new", Some(new.location())),
+    ];
+    slot.replace(new);
     watch.report("`slot.replace(new);`")?;
+    watch.which(&both);
+    let old = location(&slot);
     let current = slot.insert(hour(&ring));
-    let line = current.location().line();
-    println!("(`slot.insert(new)` returned a `&mut` to the new token, of line {line})");
+    let both = [("the old", old), ("the new", Some(current.location()))];
     watch.report("`slot.insert(new)`")?;
+    watch.which(&both);
     println!(
-        "`or` and `unwrap_or` drop the second token, `and` the first: the columns in\n\
-         the sentences below say which. `replace` hands the old value back, and as a\n\
-         statement it is dropped at once, with no warning: `Option::replace` is not\n\
-         #[must_use]. `insert` drops the old value itself."
+        "`replace` hands the old value back, and as a statement it is dropped at once,\n\
+         with no warning: `Option::replace` is not #[must_use]. `insert` drops the old\n\
+         value itself, and returns a `&mut` to the new one."
     );
-    watch.sentences();
     let kept: Vec<Op<Timeout>> = [kept, kept_too, Some(unwrapped), slot]
         .into_iter()
         .flatten()
@@ -209,7 +258,7 @@ pub(crate) fn run() -> io::Result<()> {
     println!(
         "\n`fn ignore<T>(_: T) {{}}` needs no bound to drop its value; a function that\n\
          duplicates one needs `T: Clone`, and a token is not `Clone`. So generic code\n\
-         can duplicate only what is `Clone`, but it can discard anything: cloning a\n\
+         can duplicate only what is `Clone`, but it can discard anything. Cloning a\n\
          `Vec` of tokens does not compile (show 09). Rust has a bound that says \"may be\n\
          duplicated\", `Clone`, and none that says \"may be dropped\": that one is\n\
          assumed of every type. Inside a proof-carrying scope (lesson 13), a dropped\n\

@@ -42,10 +42,10 @@ pub(crate) fn run() -> io::Result<()> {
          an `Rc` cycle), and `thread::scoped`, whose `JoinGuard` joined the thread in\n\
          its `Drop` and so let the thread borrow the parent's stack, became unsound.\n\
          RFC 1066 drew the conclusion: not running a destructor is safe, so soundness\n\
-         may never depend on one. `thread::scoped` was removed before Rust 1.0\n\
-         (`std::thread::scope`, in 1.63, joins in a closure instead). lessons/WHY.md\n\
-         tells the story with its links. For linear-uring it means that the drop\n\
-         policy of lesson 05 is a net, not a guarantee."
+         may never depend on one. `thread::scoped` was made unstable before Rust 1.0,\n\
+         and removed later (`std::thread::scope`, in 1.63, joins in a closure instead).\n\
+         lessons/WHY.md tells the story with its links. For linear-uring it means that\n\
+         the drop policy of lesson 05 is a net, not a guarantee."
     );
 
     step("a borrow ends when its holder is forgotten");

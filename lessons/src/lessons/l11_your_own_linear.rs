@@ -10,7 +10,7 @@ use linear_uring::net::UnixStream;
 use linear_uring::op::Recv;
 use linear_uring::{race, CancelOutcome, DropPolicy, Linear, Op, Progress, Raced, Ring, WriteAll};
 
-use crate::story::step;
+use crate::story::{abandoned_line, quote, step};
 
 /// Room added to the reply buffer before each receive.
 const REPLY_ROOM: usize = 64;
@@ -21,6 +21,8 @@ struct Request<'a> {
     stream: &'a UnixStream,
     /// Bytes of the request the kernel took, known once the send finished.
     sent: usize,
+    /// Receives submitted so far: one, then one more after each part of a line.
+    receives: usize,
     step: Step,
 }
 
@@ -60,6 +62,7 @@ impl<'a> Request<'a> {
         Request {
             stream,
             sent: 0,
+            receives: 0,
             step: Step::Sending(stream.send_all(line.to_vec())),
         }
     }
@@ -97,6 +100,7 @@ impl Linear for Request<'_> {
                     }
                     self.sent = request.len();
                     let recv = self.stream.recv(Vec::with_capacity(REPLY_ROOM)).submit();
+                    self.receives += 1;
                     self.step = Step::Receiving { request, recv };
                 }
                 Step::Receiving { recv, .. } => {
@@ -109,6 +113,7 @@ impl Linear for Request<'_> {
                         Ok(_) => {
                             reply.reserve(REPLY_ROOM);
                             let recv = self.stream.recv(reply).submit();
+                            self.receives += 1;
                             self.step = Step::Receiving { request, recv };
                             continue;
                         }
@@ -309,12 +314,12 @@ pub(crate) fn run() -> io::Result<()> {
 
     step("half a reply, then silence: the progress survives two races and a cancel");
     let (mine, peer) = UnixStream::pair(&ring)?;
-    let kept = ring.block_on(async {
+    let (kept, receives) = ring.block_on(async {
         let request = Request::new(&mine, line);
         let Raced::Second(request, _) = race(request, ring.sleep(Duration::from_millis(20))).await
         else {
             println!("the request finished with nobody answering (unexpected)");
-            return Ok(None);
+            return Ok((None, 0));
         };
         // The request is in flight, still owed; meanwhile the peer reads it and
         // starts an answer it does not finish.
@@ -334,26 +339,36 @@ pub(crate) fn run() -> io::Result<()> {
                         "the second race: the request finished, {result:?} with {:?} (unexpected)",
                         text(&buffers.reply)
                     );
-                    None
+                    (None, 0)
                 }
                 Raced::Second(request, _) => {
                     println!(
                         "the second race, of the same request: the timer won again; ops in \
-                     flight: {}",
+                         flight: {}",
                         ring.stats().in_flight
                     );
-                    report(linear_uring::cancel(request).await)
+                    let receives = request.receives;
+                    println!("receives the request had submitted: {receives}");
+                    (report(linear_uring::cancel(request).await), receives)
                 }
             },
         )
     })?;
     if let Some(reply) = kept {
+        if receives > 1 {
+            println!(
+                "A receive brought the bytes, no newline among them, and `Request` submitted\n\
+                 the next receive: {receives} in all. The cancel stopped the last one."
+            );
+        } else {
+            println!(
+                "The one receive had brought the bytes by the time the cancel reached it;\n\
+                 `poll_cancel` found it completed, with no newline, and reported them."
+            );
+        }
         println!(
-            "In the second race a receive brought {} bytes, no newline among them, and\n\
-             `Request` submitted the next receive. The cancel stopped that one, and the\n\
-             residue still holds the {} bytes: what finished ops produced is the\n\
+            "The residue holds the {} bytes: what finished ops produced is the\n\
              composite's to report, and this `poll_cancel` does.",
-            reply.len(),
             reply.len()
         );
     }
@@ -384,11 +399,7 @@ pub(crate) fn run() -> io::Result<()> {
          stats().abandoned went {before} -> {after}; on_abandon said:"
     );
     for message in seen.borrow().iter() {
-        // A sentence in two halves: which op, then what became of it.
-        match message.split_once(" was abandoned; ") {
-            Some((which, fate)) => println!("   | {which}\n   | was abandoned; {fate}"),
-            None => println!("   | {message}"),
-        }
+        quote(&abandoned_line(message));
     }
     println!(
         "No code of `Request` ran for this: its receive token was dropped with it, and\n\

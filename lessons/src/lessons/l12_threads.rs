@@ -51,7 +51,7 @@ fn joined<T>(handle: thread::JoinHandle<io::Result<T>>) -> io::Result<T> {
 
 pub(crate) fn run() -> io::Result<()> {
     println!(
-        "A token holds an `Rc` of its ring, and a `Ring` is an `Rc` too: both are `!Send`,\n\
+        "A token holds an `Rc` of its ring, and a `Ring` holds an `Rc`: both are `!Send`,\n\
          so the compiler keeps them on the thread that made the ring (show 12 has the\n\
          errors). That is not caution for its own sake. The ring's table of ops in\n\
          flight is a plain `RefCell`, shared by every token without locks; the kernel\n\
@@ -200,8 +200,9 @@ pub(crate) fn run() -> io::Result<()> {
         theirs.submitted, theirs.completed
     );
     println!(
-        "Each ring saw only the completions of the ops it submitted. Only `Stats`, a\n\
-         plain Copy struct, came back across the join."
+        "Each ring saw only the completions of the ops it submitted. What came back\n\
+         across the join was plain data, a thread's name and its ring's `Stats` (a Copy\n\
+         struct), never the ring itself."
     );
 
     println!(

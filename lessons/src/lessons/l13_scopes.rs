@@ -10,15 +10,7 @@ use linear_uring::net::{TcpListener, UnixStream};
 use linear_uring::op::Timeout;
 use linear_uring::{race, CancelOutcome, DropPolicy, Raced, Ring};
 
-use crate::story::{catch_panic, step};
-
-/// Prints an `on_abandon` sentence on two lines: which op, then what became of it.
-fn quote_abandoned(message: &str) {
-    match message.split_once(" was abandoned; ") {
-        Some((which, fate)) => println!("   | {which}\n   | was abandoned; {fate}"),
-        None => println!("   | {message}"),
-    }
-}
+use crate::story::{abandoned_line, catch_panic, quote, step};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -26,9 +18,10 @@ fn text(bytes: &[u8]) -> String {
 
 pub(crate) fn run() -> io::Result<()> {
     println!(
-        "Lessons 05 to 10 showed the holes: a token dropped, or left behind by `?`, is\n\
-         caught at run time by the drop policy, and `mem::forget` is caught by nothing.\n\
-         Rust has no type that must be used. A scope gets close for structured code.\n\
+        "Lessons 05 to 10 showed the holes: a token dropped is caught at run time by the\n\
+         drop policy, and `mem::forget` is caught by nothing. (A `?` that returns early\n\
+         drops its tokens the same way; show 13 has one, rejected in a scope.) Rust has\n\
+         no type that must be used. A scope gets close for structured code.\n\
          `ring.scope(async |s| ...)` hands the closure a `Scope` and wants back a `Paid`\n\
          receipt with its value. Only `s.paid()` makes a receipt, and `s.submit(op)`\n\
          consumes `s`: the scope goes into the debt, and comes back only from the debt's\n\
@@ -163,8 +156,14 @@ pub(crate) fn run() -> io::Result<()> {
          which `'b` it got, and can only return a receipt made from the scope it was\n\
          given. `'b` is invariant: the compiler may neither shorten nor lengthen it, so\n\
          a receipt of one scope never passes for another's (the sub-scopes of `split`\n\
-         included), and a debt cannot be carried out of its scope in the value `R`.\n\
-         It all costs nothing at run time: `Paid` is zero-sized."
+         included), and a debt cannot be carried out of its scope in the value `R`."
+    );
+    println!(
+        "The brand costs nothing at run time: it is a `PhantomData`. `Paid<'_>` holds\n\
+         only the brand, and std::mem::size_of says it is {} bytes; a `Scope<'_>`,\n\
+         which also holds the ring (an `Rc`) and the scope's id, is {} bytes.",
+        std::mem::size_of::<linear_uring::scope::Paid<'_>>(),
+        std::mem::size_of::<linear_uring::scope::Scope<'_>>()
     );
 
     step("limit 1: an op submitted with the ring, not the scope, is not tracked");
@@ -191,7 +190,7 @@ pub(crate) fn run() -> io::Result<()> {
          {before} -> {after}"
     );
     if let Some(message) = seen.borrow().last() {
-        quote_abandoned(message);
+        quote(&abandoned_line(message));
     }
 
     step("limit 2: divergence skips payment; the drop policy is the net");
@@ -220,7 +219,7 @@ pub(crate) fn run() -> io::Result<()> {
         stats.abandoned, stats.in_flight
     );
     if let Some(message) = seen.borrow().last() {
-        quote_abandoned(message);
+        quote(&abandoned_line(message));
     }
     println!(
         "A receipt proves the closure returned. A panic, an endless loop or\n\

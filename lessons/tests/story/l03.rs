@@ -1,16 +1,6 @@
 //! Lesson 03: `#[must_use]` is only a lint.
 
-use crate::{assert_says, lessons};
-
-/// The lines of `story` from the one containing `from` up to the next step.
-fn section<'a>(story: &'a str, from: &str) -> &'a str {
-    let start = story
-        .find(from)
-        .unwrap_or_else(|| panic!("the story lacks {from:?}:\n{story}"));
-    let rest = &story[start..];
-    let end = rest[1..].find("\n-- ").map_or(rest.len(), |i| i + 1);
-    &rest[..end]
-}
+use crate::{assert_says, lessons, section};
 
 #[test]
 fn lesson_03_token_as_statement_is_abandoned_and_cancelled_by_the_kernel() {
@@ -21,8 +11,7 @@ fn lesson_03_token_as_statement_is_abandoned_and_cancelled_by_the_kernel() {
         &[
             "right after the statement: abandoned: 1, cancelled: 0",
             "| the Timeout operation submitted at lessons/src/lessons/l03_must_use_is_a_lint.rs:",
-            "was abandoned;",
-            "| the kernel cancelled it before it did anything",
+            "|   was abandoned; the kernel cancelled it before it did anything",
             "once the kernel answered: abandoned: 1, cancelled: 1",
         ],
     );
@@ -36,7 +25,7 @@ fn lesson_03_let_underscore_drops_the_token_at_once() {
         b,
         &[
             "right after the statement: abandoned: 2, cancelled: 1",
-            "| the kernel cancelled it before it did anything",
+            "|   was abandoned; the kernel cancelled it before it did anything",
             "once the kernel answered: abandoned: 2, cancelled: 2",
         ],
     );
@@ -50,7 +39,7 @@ fn lesson_03_map_insert_over_a_live_token_loses_it_with_every_lint_denied() {
         c,
         &[
             "right after the second insert: abandoned: 3, cancelled: 2",
-            "| the kernel cancelled it before it did anything",
+            "|   was abandoned; the kernel cancelled it before it did anything",
             "once the kernel answered: abandoned: 3, cancelled: 3",
             "the token left under \"report\" was cancelled properly: Cancelled(())",
         ],

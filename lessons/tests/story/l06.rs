@@ -1,16 +1,6 @@
 //! Lesson 06: Cancel is a race: both outcomes.
 
-use crate::{assert_says, lessons};
-
-/// The lines of `story` from the one containing `from` up to the next step.
-fn section<'a>(story: &'a str, from: &str) -> &'a str {
-    let start = story
-        .find(from)
-        .unwrap_or_else(|| panic!("the story lacks {from:?}:\n{story}"));
-    let rest = &story[start..];
-    let end = rest[1..].find("\n-- ").map_or(rest.len(), |i| i + 1);
-    &rest[..end]
-}
+use crate::{assert_says, lessons, section};
 
 #[test]
 fn lesson_06_recv_with_nothing_sent_is_cancelled_with_its_empty_buffer() {

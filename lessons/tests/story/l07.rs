@@ -10,8 +10,9 @@ fn lesson_07_select_loses_the_connection_race_and_linked_timeout_do_not() {
     assert_says(
         &story,
         &[
-            "on_abandon: the Accept operation submitted at lessons/src/lessons/l07_async_cancellation.rs:",
-            "it completed anyway (result",
+            "on_abandon said:",
+            "| the Accept operation submitted at lessons/src/lessons/l07_async_cancellation.rs:",
+            "|   was abandoned; it completed anyway (result",
             "the timer won; the select dropped the accept's future",
             "stats: abandoned 1, descriptors closed by the ring 1",
             "it reads: end of stream: the server closed it without a word",
@@ -35,5 +36,5 @@ fn lesson_07_select_loses_the_connection_race_and_linked_timeout_do_not() {
     );
     assert!(!story.contains("unexpected"), "{story}");
     // Only the select's accept was abandoned: the race and the timeouts lost nothing.
-    assert_eq!(story.matches("on_abandon:").count(), 1, "{story}");
+    assert_eq!(story.matches("on_abandon said:").count(), 1, "{story}");
 }

@@ -32,6 +32,18 @@ fn lesson_08_ring_after_the_panic_still_completes_a_receive() {
 }
 
 #[test]
+fn lesson_08_catch_unwind_around_block_on_compiles_unwrapped_and_catches_the_panic() {
+    let story = lessons(&["08"]);
+    assert_says(
+        &story,
+        &[
+            "catch_unwind caught: a handler failed inside catch_unwind",
+            "abandoned 1 -> 1: no token was live when that handler panicked.",
+        ],
+    );
+}
+
+#[test]
 fn lesson_08_spawned_task_panic_comes_out_of_block_on_and_its_token_is_cancelled() {
     let story = lessons(&["08"]);
     assert_says(

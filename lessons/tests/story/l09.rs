@@ -24,7 +24,7 @@ fn lesson_09_truncate_and_take_drop_the_tokens_they_do_not_keep() {
             "after that proper cancel abandoned 2 -> 2",
             "`.into_iter().take(1)` of 3 tokens abandoned 2 -> 4",
             "| the Timeout operation submitted at lessons/src/lessons/l09_generic_code_drops.rs:",
-            "| the kernel cancelled it before it did anything",
+            "| was abandoned; the kernel cancelled it before it did anything",
         ],
     );
 }
@@ -54,6 +54,23 @@ fn lesson_09_option_combinators_each_discard_one_token() {
             "`slot.replace(new);` abandoned 8 -> 9",
             "`slot.insert(new)` abandoned 9 -> 10",
         ],
+    );
+    // Which token each one dropped, from the location its on_abandon sentence names.
+    let dropped: Vec<&str> = story
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("dropped: "))
+        .map(|rest| rest.split(" (").next().unwrap_or(rest))
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            "the second",
+            "the first",
+            "the second",
+            "the old",
+            "the old"
+        ],
+        "{story}"
     );
 }
 

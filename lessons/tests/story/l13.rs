@@ -68,7 +68,7 @@ fn lesson_13_op_submitted_with_the_ring_inside_a_scope_is_caught_only_by_the_pol
             "the scope compiled and returned its receipt (its timer: Ok(())), yet a nop",
             "inside it was dropped: stats().abandoned went 0 -> 1",
             "| the Nop operation submitted at lessons/src/lessons/l13_scopes.rs:",
-            "| was abandoned; it completed anyway (result 0), and that result was lost",
+            "|   was abandoned; it completed anyway (result 0), and that result was lost",
         ],
     );
 }
@@ -83,7 +83,16 @@ fn lesson_13_panic_in_a_scope_skips_payment_and_the_policy_counts_the_debt() {
             "unwinding dropped the debt: stats().abandoned went 1 -> 2, and the ring",
             "cancelled its 10 s timer (ops in flight now: 0)",
             "| the Timeout operation submitted at lessons/src/lessons/l13_scopes.rs:",
-            "| was abandoned; the kernel cancelled it before it did anything",
+            "|   was abandoned; the kernel cancelled it before it did anything",
         ],
+    );
+}
+
+#[test]
+fn lesson_13_paid_receipt_is_zero_sized() {
+    let story = lessons(&["13"]);
+    assert_says(
+        &story,
+        &["only the brand, and std::mem::size_of says it is 0 bytes;"],
     );
 }

@@ -38,9 +38,16 @@ fn lesson_14_race_serves_every_client_and_the_select_accounts_for_each_loss() {
     // count of losses is the clients' count of connections closed without a word, and
     // no descriptor leaks.
     let (served, lost, greeted, dropped, leaked) = tally(select);
+    assert!(!select.contains("connect failed"), "{select}");
     assert_eq!(served + lost, 300, "{select}");
     assert_eq!((greeted, dropped), (served, lost), "{select}");
     assert_eq!(leaked, 0, "{select}");
+    assert!(
+        select.contains(&format!(
+            "server lost {lost}, clients closed without a greeting {dropped}: the same connections"
+        )),
+        "{select}"
+    );
     if lost > 0 {
         assert!(select.contains(&format!("{lost} clients connected, were accepted")));
     } else {
@@ -49,5 +56,7 @@ fn lesson_14_race_serves_every_client_and_the_select_accounts_for_each_loss() {
 
     // race loses nothing, ever.
     assert_eq!(tally(raced), (300, 0, 300, 0, 0), "{raced}");
-    assert!(raced.contains("Every client was served."));
+    assert!(!raced.contains("connect failed"), "{raced}");
+    assert!(raced.contains("Every client was served."), "{raced}");
+    assert!(!raced.contains("Not every client"), "{raced}");
 }

@@ -1,0 +1,106 @@
+//! `IORING_OP_SEND_ZC`: send bytes from an owned buffer without copying them, with
+//! the buffer handed back only once the kernel's notification says it let go.
+
+use std::fmt;
+use std::io;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{Completion, OpKind, Prepared, Sealed};
+use crate::buf::IoBuf;
+use crate::fd::SharedFd;
+use crate::Ring;
+
+/// Sends the buffer's initialised bytes on a connected socket, zero-copy: the
+/// network stack sends from the buffer's own pages instead of copying them.
+///
+/// The kernel posts two completions: the first says how many bytes were sent; the
+/// second, the notification, comes once the network stack no longer reads the
+/// pages. The token resolves only after both, to `(io::Result<usize>, B)`: the byte
+/// count of the first and the buffer, which nobody may reuse or free before the
+/// notification. That holds whatever happens to the token: completed, cancelled,
+/// dropped, or left in flight when the ring shuts down, the ring keeps the buffer
+/// until the notification.
+///
+/// Zero copy pays for large sends on a real network interface; on loopback, and for
+/// small sends, the kernel copies anyway, and the extra notification makes it
+/// slower than [`Send`](super::Send): `BENCHMARKS.md` has the measurement. Linux
+/// 6.0.
+///
+/// # Cancellation
+///
+/// As for [`Send`](super::Send): `Cancelled(buf)` if nothing was sent,
+/// `Completed((Ok(n), buf))` if the kernel took `n` bytes first; both only after the
+/// notification.
+///
+/// # References
+///
+/// `io_uring_prep_send_zc(3)`, `send(2)`.
+#[doc(alias = "io_uring_prep_send_zc")]
+pub struct SendZc<B: IoBuf> {
+    fd: SharedFd,
+    buf: B,
+}
+
+impl<B: IoBuf> SendZc<B> {
+    pub(crate) fn prepare(ring: &Ring, fd: &SharedFd, buf: B) -> Prepared<SendZc<B>> {
+        Prepared::new(
+            ring.inner().clone(),
+            SendZc {
+                fd: fd.clone(),
+                buf,
+            },
+        )
+    }
+}
+
+impl<B: IoBuf> fmt::Debug for SendZc<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendZc")
+            .field("fd", &self.fd)
+            .field("len", &self.buf.bytes_init())
+            .finish()
+    }
+}
+
+/// The completion that carries the send's result: the first of the two, or the only
+/// one if the kernel posted no notification (the send failed at once).
+fn send_result(completion: &Completion) -> &Completion {
+    completion.more.first().unwrap_or(completion)
+}
+
+impl<B: IoBuf> Sealed for SendZc<B> {}
+
+impl<B: IoBuf> OpKind for SendZc<B> {
+    type Output = (io::Result<usize>, B);
+    type Residue = B;
+    const NAME: &'static str = "SendZc";
+    const OPCODE: u8 = opcode::SendZc::CODE;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = crate::buf::io_len(self.buf.bytes_init());
+        opcode::SendZc::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, mut completion: Completion) -> Self::Output {
+        let result = if completion.more.is_empty() {
+            completion.result
+        } else {
+            completion.more.swap_remove(0).result
+        };
+        (result.map(|n| n as usize), self.buf)
+    }
+
+    fn residue(self) -> B {
+        self.buf
+    }
+
+    fn was_cancelled(completion: &Completion) -> bool {
+        matches!(
+            send_result(completion).errno(),
+            Some(libc::ECANCELED) | Some(libc::EINTR)
+        )
+    }
+}

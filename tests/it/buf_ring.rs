@@ -1,0 +1,340 @@
+//! Provided buffer rings: receives that take a buffer from a group when data
+//! arrives, single-shot and multishot, and every buffer back to the group once.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::time::{Duration, Instant};
+
+use linear_uring::buf::{BufRing, ProvidedBuf};
+use linear_uring::net::UnixStream;
+use linear_uring::{CancelOutcome, Ring};
+
+use crate::fds::FdCheck;
+use crate::net_tcp::{pause, reclaim_ring, ring};
+
+/// A ring's stream and its std peer.
+fn pair(ring: &Ring) -> (UnixStream, StdUnixStream) {
+    let (ours, theirs) = StdUnixStream::pair().unwrap();
+    (UnixStream::from_std(ring, ours).unwrap(), theirs)
+}
+
+fn enobufs(err: &std::io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ENOBUFS)
+}
+
+#[test]
+fn buf_ring_rejects_a_size_that_is_not_a_power_of_two_or_empty_buffers() {
+    let ring = ring();
+    for (entries, len) in [(3, 64), (0, 64), (4, 0)] {
+        let err = BufRing::new(&ring, entries, len).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{entries} {len}: {err}"
+        );
+    }
+}
+
+#[test]
+fn recv_provided_picks_a_buffer_and_its_drop_gives_it_back() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 4, 64).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(b"first").unwrap();
+    let buf = ring
+        .block_on(stream.recv_provided(&group).submit().complete())
+        .unwrap()
+        .expect("bytes, not end of stream");
+    assert_eq!(&buf[..], b"first");
+    assert_eq!(group.available(), 3);
+    drop(buf);
+    assert_eq!(group.available(), 4);
+    // End of stream: no buffer is taken.
+    drop(peer);
+    let eof = ring
+        .block_on(stream.recv_provided(&group).submit().complete())
+        .unwrap();
+    assert!(eof.is_none(), "{eof:?}");
+    assert_eq!(group.available(), 4);
+}
+
+#[test]
+fn recv_provided_with_every_buffer_out_fails_enobufs_and_loses_no_bytes() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let held: Vec<ProvidedBuf> = (0..2)
+        .map(|i| {
+            peer.write_all(&[i; 4]).unwrap();
+            ring.block_on(stream.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(group.available(), 0);
+    peer.write_all(b"waiting").unwrap();
+    let err = ring
+        .block_on(stream.recv_provided(&group).submit().complete())
+        .unwrap_err();
+    assert!(enobufs(&err), "{err}");
+    // Give one back: the bytes were left in the socket, and a receive gets them.
+    drop(held);
+    let buf = ring
+        .block_on(stream.recv_provided(&group).submit().complete())
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..], b"waiting");
+}
+
+#[test]
+fn recv_provided_cancelled_with_nothing_arrived_takes_no_buffer() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, _peer) = pair(&ring);
+    let outcome = ring.block_on(async {
+        let recv = stream.recv_provided(&group).submit();
+        pause(&ring, 2).await;
+        recv.cancel().await
+    });
+    assert!(
+        matches!(outcome, CancelOutcome::Cancelled(())),
+        "{outcome:?}"
+    );
+    assert_eq!(group.available(), 2);
+}
+
+#[test]
+fn recv_provided_dropped_after_data_arrived_gives_the_buffer_back() {
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    ring.block_on(async {
+        let recv = stream.recv_provided(&group).submit();
+        peer.write_all(b"lost").unwrap();
+        pause(&ring, 2).await;
+        drop(recv);
+    });
+    assert_eq!(group.available(), 2);
+    assert_eq!(ring.stats().abandoned, 1);
+}
+
+#[test]
+fn recv_multi_yields_each_receive_in_order_then_ends_at_end_of_stream() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 8, 64).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let got = ring.block_on(async {
+        let mut incoming = stream.recv_multi(&group).submit();
+        let mut got = Vec::new();
+        for word in ["one", "two", "three"] {
+            peer.write_all(word.as_bytes()).unwrap();
+            let buf = incoming.next().await.expect("not ended").unwrap();
+            got.push(String::from_utf8(buf.to_vec()).unwrap());
+        }
+        drop(peer);
+        assert!(incoming.next().await.is_none(), "end of stream ends it");
+        assert!(incoming.is_finished());
+        got
+    });
+    assert_eq!(got, ["one", "two", "three"]);
+    assert_eq!(group.available(), 8);
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+#[test]
+fn recv_multi_out_of_buffers_ends_with_enobufs_and_rearmed_gets_the_rest() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 2, 8).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let (first, rest) = ring.block_on(async {
+        let mut incoming = stream.recv_multi(&group).submit();
+        // 24 bytes into two 8-byte buffers, held: the third receive finds none.
+        peer.write_all(b"abcdefghijklmnopqrstuvwx").unwrap();
+        let a = incoming.next().await.unwrap().unwrap();
+        let b = incoming.next().await.unwrap().unwrap();
+        let ended = incoming.next().await.expect("the error first").unwrap_err();
+        assert!(enobufs(&ended), "{ended}");
+        assert!(incoming.next().await.is_none());
+        let first = [&a[..], &b[..]].concat();
+        drop((a, b));
+        // Re-armed: the bytes the kernel could not place are still in the socket.
+        let mut again = stream.recv_multi(&group).submit();
+        let c = again.next().await.unwrap().unwrap();
+        let rest = c.to_vec();
+        drop(c);
+        let drained = again.cancel().await;
+        assert!(drained.items.is_empty());
+        (first, rest)
+    });
+    assert_eq!(first, b"abcdefghijklmnop");
+    assert_eq!(rest, b"qrstuvwx");
+    assert_eq!(group.available(), 2);
+}
+
+#[test]
+fn recv_multi_cancel_hands_back_the_buffers_not_taken() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 8, 64).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let drained = ring.block_on(async {
+        let incoming = stream.recv_multi(&group).submit();
+        for word in ["a", "bb", "ccc"] {
+            peer.write_all(word.as_bytes()).unwrap();
+            pause(&ring, 2).await;
+        }
+        incoming.cancel().await
+    });
+    drained.end.as_ref().unwrap();
+    let words: Vec<&[u8]> = drained.items.iter().map(|b| &b[..]).collect();
+    assert_eq!(words, [&b"a"[..], b"bb", b"ccc"]);
+    assert_eq!(group.available(), 5);
+    drop(drained);
+    assert_eq!(group.available(), 8);
+}
+
+#[test]
+fn recv_multi_dropped_under_reclaim_gives_every_buffer_back() {
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let group = BufRing::new(&ring, 8, 64).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    ring.block_on(async {
+        let incoming = stream.recv_multi(&group).submit();
+        for word in ["a", "bb"] {
+            peer.write_all(word.as_bytes()).unwrap();
+            pause(&ring, 2).await;
+        }
+        drop(incoming);
+        pause(&ring, 2).await;
+    });
+    assert_eq!(group.available(), 8);
+    let stats = ring.stats();
+    assert_eq!((stats.abandoned, stats.in_flight), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn buf_ring_outlives_its_handle_while_a_buffer_is_out() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(b"kept").unwrap();
+    let buf = ring
+        .block_on(stream.recv_provided(&group).submit().complete())
+        .unwrap()
+        .unwrap();
+    // The group's handle goes; the buffer it lent still reads, and gives itself
+    // back to memory that is still there.
+    drop(group);
+    assert_eq!(&buf[..], b"kept");
+    drop(buf);
+}
+
+/// Byte `i` of the storm's stream: a run that a foreign write would break.
+fn pattern(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+/// Whether `bytes` continue the pattern: each byte is the one after the last.
+fn is_run(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .all(|w| w[1] == ((u16::from(w[0]) + 1) % 251) as u8)
+}
+
+#[test]
+fn buf_ring_storm_every_buffer_returned_once_and_none_written_while_held() {
+    const BYTES: u64 = 4 << 20;
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let group = BufRing::new(&ring, 16, 4096).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let writer = std::thread::spawn(move || {
+        let mut sent = 0u64;
+        while sent < BYTES {
+            let len = 1 + (sent * 7919 % 9000);
+            let chunk: Vec<u8> = (sent..sent + len).map(pattern).collect();
+            if peer.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += len;
+        }
+        sent
+    });
+    let mut rng = crate::storm::check::Rng::derive(0xb0f_5eed, &[3]);
+    let started = Instant::now();
+    let (taken, fates) = ring.block_on(async {
+        // Buffers held for a while, with a copy of what they held when taken.
+        let mut held: Vec<(ProvidedBuf, Vec<u8>)> = Vec::new();
+        let (mut taken, mut fates) = (0u64, [0usize; 4]);
+        let mut incoming = stream.recv_multi(&group).submit();
+        loop {
+            assert!(started.elapsed() < Duration::from_secs(60), "stuck");
+            let fate = rng.below(20) as usize;
+            fates[fate.min(3)] += 1;
+            match fate {
+                0 => {
+                    let drained = incoming.cancel().await;
+                    for buf in drained.items {
+                        assert!(is_run(&buf), "a buffer was written by another receive");
+                        taken += buf.len() as u64;
+                    }
+                    incoming = stream.recv_multi(&group).submit();
+                }
+                1 => {
+                    // Dropped with buffers in it: the ring gives them back.
+                    if rng.chance(50) {
+                        pause(&ring, 1).await;
+                    }
+                    incoming = stream.recv_multi(&group).submit();
+                }
+                2 => {
+                    // Give back what is held, after checking nobody wrote into it.
+                    for (buf, copy) in held.drain(..) {
+                        assert_eq!(&buf[..], &copy[..], "a held buffer changed");
+                    }
+                }
+                _ => match incoming.next().await {
+                    Some(Ok(buf)) => {
+                        assert!(is_run(&buf), "a buffer was written by another receive");
+                        taken += buf.len() as u64;
+                        if rng.chance(30) && held.len() < 8 {
+                            let copy = buf.to_vec();
+                            held.push((buf, copy));
+                        }
+                    }
+                    Some(Err(err)) => {
+                        assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "{err}");
+                        for (buf, copy) in held.drain(..) {
+                            assert_eq!(&buf[..], &copy[..], "a held buffer changed");
+                        }
+                        incoming = stream.recv_multi(&group).submit();
+                    }
+                    None => break,
+                },
+            }
+        }
+        for (buf, copy) in held.drain(..) {
+            assert_eq!(&buf[..], &copy[..], "a held buffer changed");
+        }
+        (taken, fates)
+    });
+    let sent = writer.join().unwrap();
+    assert_eq!(group.available(), 16, "every buffer back, once");
+    let stats = ring.stats();
+    assert_eq!(stats.in_flight, 0, "{stats:?}");
+    assert!(taken <= sent);
+    eprintln!(
+        "buf_ring storm: {sent} bytes sent, {taken} taken, fates (cancel, drop, give back, \
+         next) {fates:?}, {} abandoned, {:?}",
+        stats.abandoned,
+        started.elapsed()
+    );
+}
