@@ -27,9 +27,13 @@
 //! near 100% the server is the bottleneck; well below, the client or the loopback
 //! is, and the two servers' wall-clock figures converge.
 //!
+//! A third server, `linear-uring-multishot`, is built on ops with many completions:
+//! one multishot accept, and per connection one multishot receive over a provided
+//! buffer ring, each filled buffer sent straight back.
+//!
 //! Run with `CARGO_TARGET_DIR=/tmp/target-bench cargo bench --bench echo`; the
-//! results and the target (at least 1.0 of tokio with 50 connections) are in
-//! BENCHMARKS.md.
+//! results and the targets (single-shot: at least 1.0 of tokio with 50 connections;
+//! multishot: at least 1.25) are in BENCHMARKS.md.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -111,6 +115,63 @@ fn linear_uring_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) ->
             let (stream, _peer) = listener.accept().submit().complete().await?;
             handlers.push(ring.spawn(echo(stream)));
         }
+        for handler in handlers {
+            handler.await?;
+        }
+        listener.close().await
+    })
+}
+
+/// The same echo on ops with many completions: one multishot accept for every
+/// connection, and per connection one multishot receive over a provided buffer
+/// ring shared by all, each buffer sent back as it is and returned to the ring when
+/// dropped.
+fn linear_uring_multishot_server(
+    connections: usize,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> io::Result<()> {
+    use linear_uring::buf::BufRing;
+    use linear_uring::net::{TcpListener, TcpStream};
+
+    async fn echo(stream: TcpStream, group: BufRing) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        'rearm: loop {
+            let mut received = stream.recv_multi(&group).submit();
+            loop {
+                match received.next().await {
+                    Some(Ok(buf)) => {
+                        let (sent, buf) = stream.send_all(buf).await;
+                        drop(buf);
+                        if let Err(err) = sent {
+                            drop(received.cancel().await);
+                            return Err(err);
+                        }
+                    }
+                    // Out of buffers: receive again (the bytes wait in the socket).
+                    Some(Err(err)) if err.raw_os_error() == Some(libc::ENOBUFS) => continue 'rearm,
+                    Some(Err(err)) => return Err(err),
+                    None => break 'rearm,
+                }
+            }
+        }
+        stream.close().await
+    }
+
+    let ring = Ring::new().map_err(io::Error::other)?;
+    let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
+    let group = BufRing::new(&ring, 256, 4096)?;
+    addr_tx.send(listener.local_addr()?).expect("client gone");
+    ring.block_on(async {
+        let mut handlers = Vec::with_capacity(connections);
+        let mut incoming = listener.incoming().submit();
+        while handlers.len() < connections {
+            let Some(stream) = incoming.next().await else {
+                break;
+            };
+            handlers.push(ring.spawn(echo(stream?, group.clone())));
+        }
+        let drained = incoming.cancel().await;
+        drained.end?;
         for handler in handlers {
             handler.await?;
         }
@@ -344,9 +405,10 @@ fn echo(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .throughput(Throughput::Elements(ROUND_TRIPS));
-    let servers: [(&str, Server); 2] = [
+    let servers: [(&str, Server); 3] = [
         ("tokio-current-thread", tokio_server),
         ("linear-uring", linear_uring_server),
+        ("linear-uring-multishot", linear_uring_multishot_server),
     ];
     for connections in CONNECTIONS {
         for (name, serve) in servers {

@@ -9,9 +9,17 @@
 //! or cancelled; the ring uses `DropPolicy::Panic`, so a forgotten one would stop the
 //! program, naming its line.
 //!
+//! With `--mode multishot` the server is built on ops with many completions: one
+//! multishot accept (`listener.incoming()`) yields every connection, and each
+//! connection's echo task runs one multishot receive over a shared provided buffer
+//! ring, sending each buffer the kernel filled straight back; a buffer returns to
+//! the ring when the send hands it back and it is dropped. When the ring runs out of
+//! buffers (`ENOBUFS`) the receive ends and the task re-arms it.
+//!
 //! Run it with `cargo run --release --example echo -- --connections 100`, optionally
-//! with `--messages M` (messages per connection, default 10). It prints one summary
-//! line and exits non-zero if any echo differs from what was sent.
+//! with `--messages M` (messages per connection, default 10) and `--mode multishot`
+//! (default `single`). It prints one summary line and exits non-zero if any echo
+//! differs from what was sent.
 
 use std::cell::Cell;
 use std::io;
@@ -20,6 +28,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use linear_uring::buf::BufRing;
 use linear_uring::net::{TcpListener, TcpStream};
 use linear_uring::{race, CancelOutcome, DropPolicy, Raced, Ring};
 
@@ -28,15 +37,29 @@ const MESSAGE_LEN: usize = 1024;
 /// How often the accept loop looks at its stop flag.
 const TICK: Duration = Duration::from_millis(5);
 
+/// How the server takes connections and bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One accept per connection, one receive per message, into the task's buffer.
+    Single,
+    /// One multishot accept, one multishot receive per connection over a buffer ring.
+    Multishot,
+}
+
+/// Buffers in the multishot server's ring, shared by every connection.
+const RING_BUFFERS: u16 = 256;
+
 fn main() -> ExitCode {
-    let (connections, messages) = match parse_args() {
+    let (connections, messages, mode) = match parse_args() {
         Ok(args) => args,
         Err(msg) => {
-            eprintln!("{msg}\nusage: echo [--connections N] [--messages M]");
+            eprintln!(
+                "{msg}\nusage: echo [--connections N] [--messages M] [--mode single|multishot]"
+            );
             return ExitCode::from(2);
         }
     };
-    match run(connections, messages) {
+    match run(connections, messages, mode) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -46,12 +69,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--connections N` (default 10) and `--messages M` (default 10).
-fn parse_args() -> Result<(usize, usize), String> {
-    let (mut connections, mut messages) = (10, 10);
+/// `--connections N` (default 10), `--messages M` (default 10), `--mode single` or
+/// `--mode multishot` (default single).
+fn parse_args() -> Result<(usize, usize, Mode), String> {
+    let (mut connections, mut messages, mut mode) = (10, 10, Mode::Single);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        if flag == "--mode" {
+            mode = match value.as_str() {
+                "single" => Mode::Single,
+                "multishot" => Mode::Multishot,
+                other => return Err(format!("--mode: single or multishot, not {other}")),
+            };
+            continue;
+        }
         let n = value
             .parse()
             .map_err(|_| format!("{flag}: not a number: {value}"))?;
@@ -61,11 +93,15 @@ fn parse_args() -> Result<(usize, usize), String> {
             _ => return Err(format!("unknown argument: {flag}")),
         }
     }
-    Ok((connections, messages))
+    Ok((connections, messages, mode))
 }
 
 /// Runs the server and the clients; `Ok(false)` if any echo was wrong.
-fn run(connections: usize, messages: usize) -> Result<bool, Box<dyn std::error::Error>> {
+fn run(
+    connections: usize,
+    messages: usize,
+    mode: Mode,
+) -> Result<bool, Box<dyn std::error::Error>> {
     let ring = Ring::builder().drop_policy(DropPolicy::Panic).build()?;
     // The library's listeners use a backlog of 4096: every client below connects
     // in one submission, before the first accept runs.
@@ -75,7 +111,13 @@ fn run(connections: usize, messages: usize) -> Result<bool, Box<dyn std::error::
     let start = Instant::now();
 
     let (failures, served, echoed) = ring.block_on(async {
-        let server = ring.spawn(accept_loop(ring.clone(), listener, stop.clone()));
+        let server = match mode {
+            Mode::Single => ring.spawn(accept_loop(ring.clone(), listener, stop.clone())),
+            Mode::Multishot => {
+                let group = BufRing::new(&ring, RING_BUFFERS, MESSAGE_LEN)?;
+                ring.spawn(incoming_loop(ring.clone(), listener, group, stop.clone()))
+            }
+        };
         let clients: Vec<_> = (0..connections)
             .map(|id| ring.spawn(client(ring.clone(), addr, id, messages)))
             .collect();
@@ -95,8 +137,9 @@ fn run(connections: usize, messages: usize) -> Result<bool, Box<dyn std::error::
     let elapsed = start.elapsed();
     let stats = ring.stats();
     println!(
-        "echo: {connections} connections, {messages} messages of {MESSAGE_LEN} bytes each, \
-         {served} served, {echoed} bytes echoed in {elapsed:.1?}, {failures} failures; {stats:?}"
+        "echo ({mode:?}): {connections} connections, {messages} messages of {MESSAGE_LEN} \
+         bytes each, {served} served, {echoed} bytes echoed in {elapsed:.1?}, {failures} \
+         failures; {stats:?}"
     );
     Ok(failures == 0 && served == connections && stats.in_flight == 0)
 }
@@ -146,6 +189,77 @@ async fn accept_loop(
     }
     listener.close().await?;
     Ok((served, echoed))
+}
+
+/// The multishot server: one multishot accept serves every connection until `stop`
+/// is set; each connection's task echoes with a multishot receive over `group`.
+async fn incoming_loop(
+    ring: Ring,
+    listener: TcpListener,
+    group: BufRing,
+    stop: Rc<Cell<bool>>,
+) -> io::Result<(usize, u64)> {
+    let mut handlers = Vec::new();
+    let mut incoming = listener.incoming().submit();
+    loop {
+        // The stream is raced by reference: when the tick wins it is still armed.
+        match race(&mut incoming, ring.sleep(TICK)).await {
+            Raced::First(Some(accepted), _tick) => {
+                handlers.push(ring.spawn(echo_multishot(accepted?, group.clone())));
+            }
+            Raced::First(None, _) => break,
+            Raced::Second(_, fired) => {
+                fired?;
+                if stop.get() {
+                    break;
+                }
+            }
+        }
+    }
+    // Stop accepting: every connection accepted meanwhile comes back and is served.
+    let drained = incoming.cancel().await;
+    for stream in drained.items {
+        handlers.push(ring.spawn(echo_multishot(stream, group.clone())));
+    }
+    drained.end?;
+    let served = handlers.len();
+    let mut echoed = 0;
+    for handler in handlers {
+        echoed += handler.await?;
+    }
+    listener.close().await?;
+    Ok((served, echoed))
+}
+
+/// Echoes with a multishot receive: each item is a buffer of the ring holding what
+/// arrived, sent back as it is and returned to the ring when dropped.
+async fn echo_multishot(stream: TcpStream, group: BufRing) -> io::Result<u64> {
+    stream.set_nodelay(true)?;
+    let mut echoed = 0;
+    'rearm: loop {
+        let mut received = stream.recv_multi(&group).submit();
+        loop {
+            match received.next().await {
+                Some(Ok(buf)) => {
+                    let (sent, buf) = stream.send_all(buf).await;
+                    echoed += buf.len() as u64;
+                    drop(buf); // back to the ring
+                    if let Err(err) = sent {
+                        // Stop receiving, and let go of what arrived meanwhile.
+                        drop(received.cancel().await);
+                        return Err(err);
+                    }
+                }
+                // Every buffer of the ring is out: this receive has ended. Receive
+                // again; the bytes that found no buffer are still in the socket.
+                Some(Err(err)) if err.raw_os_error() == Some(libc::ENOBUFS) => continue 'rearm,
+                Some(Err(err)) => return Err(err),
+                None => break 'rearm,
+            }
+        }
+    }
+    stream.close().await?;
+    Ok(echoed)
 }
 
 /// Echoes everything it receives until the client closes; resolves to the byte count.

@@ -217,6 +217,14 @@ pub trait MultishotKind: Sealed + Sized + 'static {
         completion.result.is_ok()
     }
 
+    /// Whether a final completion means the kernel stopped the op while it could
+    /// have gone on (its completion queue was full: the final one carries an item
+    /// and no error, nor end of stream), so that the token submits it again.
+    #[doc(hidden)]
+    fn rearm(completion: &Completion) -> bool {
+        Self::is_item(completion)
+    }
+
     /// Turns a completion that [`is_item`](MultishotKind::is_item) into the item.
     #[doc(hidden)]
     fn item(cx: &Self::Context, completion: Completion) -> Self::Item;

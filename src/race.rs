@@ -133,7 +133,7 @@ pub use select::{select, Raced3, Raced4, Select, Selectable};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not `Linear`: it cannot be raced or cancelled as work in flight",
     label = "not a token, a `Sleep`, or a type implementing `Linear`",
-    note = "a race hands the loser back still in flight, and a cancel reports what the work did; a plain future can do neither. Pass the token itself (`race(op, ring.sleep(d))`): `desc.submit()`, not `op.complete()` nor a description; for composite work, implement `Linear` on your own type"
+    note = "a race hands the loser back still in flight, and a cancel reports what the work did; a plain future can do neither. Pass the token itself (`race(op, ring.sleep(d))`): `desc.submit()`, not `op.complete()` nor a description; a multishot stream races by reference (`race(&mut stream, ring.sleep(d))`); for composite work, implement `Linear` on your own type"
 )]
 pub trait Linear {
     /// What completing gives.

@@ -84,6 +84,12 @@ impl MultishotKind for RecvMulti {
         completion.result.is_ok() && completion.flags & CQE_F_BUFFER != 0
     }
 
+    fn rearm(completion: &Completion) -> bool {
+        // Bytes in the last buffer: the kernel stopped, the peer did not (end of
+        // stream is a completion of 0 bytes).
+        Self::is_item(completion) && completion.result.as_ref().is_ok_and(|&n| n > 0)
+    }
+
     fn item(group: &BufRing, completion: Completion) -> ProvidedBuf {
         let n = *completion
             .result

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::op::{Completion, MultishotKind};
+use crate::op::{Completion, MultishotKind, Streaming};
 use crate::race::Linear;
 use crate::ring::{Inner, StreamStep};
 use crate::table::OpId;
@@ -131,6 +131,17 @@ impl<K: MultishotKind> Multishot<K> {
         match std::task::ready!(self.ring.poll_item(self.id, cx.waker())) {
             StreamStep::Item(completion) => Poll::Ready(Some(self.item(completion))),
             StreamStep::Ended(data, completion) => {
+                if !self.cancelling && K::rearm(&completion) {
+                    // The kernel stopped the op though nothing ended it (its
+                    // completion queue was full): submit it again with the same
+                    // data, and hand out the item the final completion carried.
+                    let data: Box<dyn std::any::Any> = data;
+                    let op = data.downcast::<Streaming<K>>().unwrap_or_else(|_| {
+                        panic!("op table returned another kind of op for a {}", K::NAME)
+                    });
+                    self.id = self.ring.submit_multishot(op);
+                    return Poll::Ready(Some(self.item(completion)));
+                }
                 // The slot is free: the op's data goes (a listener's descriptor
                 // share, a buffer group's handle), and the token is paid.
                 self.live = false;

@@ -338,3 +338,30 @@ fn buf_ring_storm_every_buffer_returned_once_and_none_written_while_held() {
         started.elapsed()
     );
 }
+
+#[test]
+fn recv_multi_stopped_by_a_full_completion_queue_is_rearmed_and_loses_nothing() {
+    let _fds = FdCheck::start();
+    // Eight completion queue entries, fifty buffers' worth of bytes waiting.
+    let ring = Ring::builder()
+        .entries(4)
+        .drop_policy(linear_uring::DropPolicy::Panic)
+        .build()
+        .unwrap();
+    let group = BufRing::new(&ring, 64, 8).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let sent: Vec<u8> = (0..400u32).map(|i| (i % 251) as u8).collect();
+    peer.write_all(&sent).unwrap();
+    let got = ring.block_on(async {
+        let mut incoming = stream.recv_multi(&group).submit();
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            let buf = incoming.next().await.expect("re-armed, not ended").unwrap();
+            got.extend_from_slice(&buf);
+        }
+        assert!(incoming.cancel().await.items.is_empty());
+        got
+    });
+    assert_eq!(got, sent);
+    assert!(ring.stats().submitted > 1, "never stopped?");
+}

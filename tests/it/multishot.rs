@@ -398,3 +398,35 @@ fn multishot_accept_storm_2000_connections_each_served_or_closed_by_the_ring() {
         started.elapsed()
     );
 }
+
+#[test]
+fn multishot_accept_stopped_by_a_full_completion_queue_is_rearmed_and_loses_nothing() {
+    let _fds = FdCheck::start();
+    // Eight completion queue entries, fifty connections waiting: the kernel stops
+    // the multishot accept when it cannot post, and the token submits it again.
+    let ring = Ring::builder()
+        .entries(4)
+        .drop_policy(linear_uring::DropPolicy::Panic)
+        .build()
+        .unwrap();
+    let (listener, addr) = listener(&ring);
+    let mut clients = clients(addr, 50);
+    let submitted = ring.block_on(async {
+        let mut incoming = listener.incoming().submit();
+        for _ in 0..50 {
+            let stream = incoming.next().await.expect("re-armed, not ended").unwrap();
+            serve(stream).await;
+        }
+        let before = ring.stats().submitted;
+        assert!(incoming.cancel().await.items.is_empty());
+        before
+    });
+    for client in &mut clients {
+        assert_eq!(greeting(client), Some(b'!'));
+    }
+    // More than one accept was submitted: the kernel did stop it.
+    assert!(
+        submitted > 1 + 50 * 2,
+        "submitted {submitted}: never stopped?"
+    );
+}
