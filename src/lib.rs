@@ -294,13 +294,17 @@
 //! # Crate features
 //!
 //! None is on by default. The crate depends on `io-uring` (the kernel interface),
-//! `libc` and `static_assertions`.
+//! `libc` and `static_assertions`; each feature adds the one crate it adapts to.
 //!
 //! | feature | what it adds |
 //! |---|---|
 //! | `bytes` | `bytes::Bytes` as an [`IoBuf`] (its bytes, to send or write) and `bytes::BytesMut` as an [`IoBuf`] and [`IoBufMut`] (a read fills its spare capacity and grows its length, like a `Vec`). `Bytes::slice`, the inherent method, shadows [`IoBuf::slice`]: call `IoBuf::slice(bytes, range)` for a [`buf::Slice`] that hands the whole `Bytes` back. |
+//! | `futures-io` | `compat::Compat`, an adapter that gives the ring's streams, their halves and files `futures-io`'s `AsyncRead`, `AsyncBufRead` and `AsyncWrite`: it owns the op in flight, so a read or write future dropped by `select!` or a timeout loses and repeats nothing. |
+//! | `tokio` | the same adapter with tokio's `AsyncRead`, `AsyncBufRead` and `AsyncWrite` (only tokio's traits: no runtime is pulled in). |
 
 pub mod buf;
+#[cfg(any(feature = "futures-io", feature = "tokio"))]
+pub mod compat;
 pub(crate) mod compose;
 mod driver;
 mod drop_policy;

@@ -3,6 +3,8 @@
 mod advise;
 mod buf_contract;
 mod buf_ring;
+#[cfg(any(feature = "futures-io", feature = "tokio"))]
+mod compat;
 mod compose;
 mod core;
 mod counted;

@@ -1,0 +1,278 @@
+//! The `futures-io` and tokio adapters, under the cancellation that breaks naive
+//! io_uring adapters: 100 MB read and 100 MB written while a timer wins a `select`
+//! against the read or write future thousands of times. Every byte must arrive
+//! exactly once, in order.
+//!
+//! Run with `cargo test --features futures-io,tokio --test it compat` (`.ci/run`
+//! does).
+
+use std::io::Write;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::time::Duration;
+
+use linear_uring::compat::Compat;
+use linear_uring::net::UnixStream;
+use linear_uring::{DropPolicy, Ring};
+
+use crate::fds::FdCheck;
+
+const TOTAL: u64 = 100 << 20;
+
+fn pattern(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+fn ring() -> Ring {
+    Ring::builder()
+        .drop_policy(DropPolicy::Panic)
+        .build()
+        .unwrap()
+}
+
+/// A std writer that sends `TOTAL` pattern bytes in 8 KiB chunks, pausing after
+/// each so that the reader often waits with its receive in flight.
+fn slow_writer(mut peer: StdUnixStream) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut sent = 0u64;
+        let mut chunk = vec![0u8; 8 * 1024];
+        while sent < TOTAL {
+            let n = chunk.len().min((TOTAL - sent) as usize);
+            for (k, byte) in chunk[..n].iter_mut().enumerate() {
+                *byte = pattern(sent + k as u64);
+            }
+            peer.write_all(&chunk[..n]).unwrap();
+            sent += n as u64;
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    })
+}
+
+#[cfg(feature = "futures-io")]
+/// A std reader that checks every byte of `TOTAL` against the pattern, pausing now
+/// and then so that the writer's sends wait for room.
+fn slow_checking_reader(mut peer: StdUnixStream) -> std::thread::JoinHandle<u64> {
+    use std::io::Read;
+
+    std::thread::spawn(move || {
+        let mut got = 0u64;
+        let mut chunk = vec![0u8; 32 * 1024];
+        loop {
+            let n = peer.read(&mut chunk).unwrap();
+            if n == 0 {
+                return got;
+            }
+            for (k, &byte) in chunk[..n].iter().enumerate() {
+                assert_eq!(
+                    byte,
+                    pattern(got + k as u64),
+                    "byte {} differs",
+                    got + k as u64
+                );
+            }
+            got += n as u64;
+            if got % (256 * 1024) < n as u64 {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    })
+}
+
+#[cfg(feature = "futures-io")]
+#[test]
+fn compat_futures_io_reads_100mb_exactly_once_while_select_drops_reads() {
+    use futures_lite::{future, AsyncReadExt};
+
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (ours, theirs) = StdUnixStream::pair().unwrap();
+    let mut reader = Compat::new(UnixStream::from_std(&ring, ours).unwrap());
+    let writer = slow_writer(theirs);
+    let started = std::time::Instant::now();
+    let (got, dropped_reads) = ring.block_on(async {
+        let (mut got, mut dropped_reads) = (0u64, 0u64);
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            // A select between the read and a short timer: when the timer wins, the
+            // read's future is dropped with its receive in flight.
+            let read = future::or(async { Some(reader.read(&mut chunk).await) }, async {
+                ring.sleep(Duration::from_micros(20)).await.unwrap();
+                None
+            })
+            .await;
+            let n = match read {
+                None => {
+                    dropped_reads += 1;
+                    continue;
+                }
+                Some(n) => n.unwrap(),
+            };
+            if n == 0 {
+                break;
+            }
+            for (k, &byte) in chunk[..n].iter().enumerate() {
+                assert_eq!(
+                    byte,
+                    pattern(got + k as u64),
+                    "byte {} differs",
+                    got + k as u64
+                );
+            }
+            got += n as u64;
+        }
+        (got, dropped_reads)
+    });
+    writer.join().unwrap();
+    assert_eq!(got, TOTAL);
+    assert!(
+        dropped_reads > 1000,
+        "only {dropped_reads} reads were dropped"
+    );
+    drop(reader);
+    ring.block_on(crate::net_tcp::pause(&ring, 2));
+    let stats = ring.stats();
+    assert_eq!((stats.abandoned, stats.in_flight), (0, 0), "{stats:?}");
+    eprintln!(
+        "compat read: {got} bytes, {dropped_reads} reads dropped by the select, {:?}",
+        started.elapsed()
+    );
+}
+
+#[cfg(feature = "futures-io")]
+#[test]
+fn compat_futures_io_writes_100mb_exactly_once_while_select_drops_writes() {
+    use futures_lite::{future, AsyncWriteExt};
+
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (ours, theirs) = StdUnixStream::pair().unwrap();
+    let mut writer = Compat::new(UnixStream::from_std(&ring, ours).unwrap());
+    let reader = slow_checking_reader(theirs);
+    let dropped_writes = ring.block_on(async {
+        let (mut sent, mut dropped_writes) = (0u64, 0u64);
+        let mut chunk = vec![0u8; 48 * 1024];
+        let mut filled = 0;
+        while sent < TOTAL {
+            // The bytes not yet reported written, from `sent` on.
+            if filled == 0 {
+                filled = chunk.len().min((TOTAL - sent) as usize);
+                for (k, byte) in chunk[..filled].iter_mut().enumerate() {
+                    *byte = pattern(sent + k as u64);
+                }
+            }
+            let write = future::or(
+                async { Some(writer.write(&chunk[..filled]).await) },
+                async {
+                    ring.sleep(Duration::from_micros(20)).await.unwrap();
+                    None
+                },
+            )
+            .await;
+            match write {
+                None => dropped_writes += 1,
+                Some(n) => {
+                    let n = n.unwrap();
+                    assert!(n > 0);
+                    sent += n as u64;
+                    chunk.copy_within(n..filled, 0);
+                    filled -= n;
+                }
+            }
+        }
+        writer.close().await.unwrap();
+        dropped_writes
+    });
+    let got = reader.join().unwrap();
+    assert_eq!(got, TOTAL, "no byte written twice or skipped");
+    assert!(
+        dropped_writes > 1000,
+        "only {dropped_writes} writes were dropped"
+    );
+    drop(writer);
+    let stats = ring.stats();
+    assert_eq!((stats.abandoned, stats.in_flight), (0, 0), "{stats:?}");
+}
+
+#[cfg(feature = "futures-io")]
+#[test]
+fn compat_dropped_with_a_read_in_flight_cancels_and_reaps_it() {
+    use futures_lite::{future, AsyncReadExt};
+
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (ours, _theirs) = StdUnixStream::pair().unwrap();
+    let mut reader = Compat::new(UnixStream::from_std(&ring, ours).unwrap());
+    ring.block_on(async {
+        let mut byte = [0u8; 1];
+        let timed_out = future::or(
+            async { reader.read(&mut byte).await.map(|_| false) },
+            async {
+                ring.sleep(Duration::from_millis(2)).await.unwrap();
+                Ok(true)
+            },
+        )
+        .await
+        .unwrap();
+        assert!(timed_out);
+        assert_eq!(
+            ring.stats().in_flight,
+            1,
+            "the receive stays in the adapter"
+        );
+        drop(reader);
+        crate::net_tcp::pause(&ring, 2).await;
+    });
+    let stats = ring.stats();
+    // The receive was cancelled by the adapter's task, not abandoned: no drop
+    // policy, nothing left in the kernel.
+    assert_eq!(
+        (stats.abandoned, stats.cancelled, stats.in_flight),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn compat_tokio_reads_100mb_exactly_once_while_select_drops_reads() {
+    use tokio::io::AsyncReadExt;
+
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (ours, theirs) = StdUnixStream::pair().unwrap();
+    let mut reader = Compat::new(UnixStream::from_std(&ring, ours).unwrap());
+    let writer = slow_writer(theirs);
+    let (got, dropped_reads) = ring.block_on(async {
+        let (mut got, mut dropped_reads) = (0u64, 0u64);
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = tokio::select! {
+                biased;
+                n = reader.read(&mut chunk) => n.unwrap(),
+                fired = ring.sleep(Duration::from_micros(20)) => {
+                    fired.unwrap();
+                    dropped_reads += 1;
+                    continue;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            for (k, &byte) in chunk[..n].iter().enumerate() {
+                assert_eq!(
+                    byte,
+                    pattern(got + k as u64),
+                    "byte {} differs",
+                    got + k as u64
+                );
+            }
+            got += n as u64;
+        }
+        (got, dropped_reads)
+    });
+    writer.join().unwrap();
+    assert_eq!(got, TOTAL);
+    assert!(
+        dropped_reads > 1000,
+        "only {dropped_reads} reads were dropped"
+    );
+}
