@@ -21,6 +21,7 @@ mod fs_pipe;
 mod fs_support;
 mod halt;
 mod holes;
+mod http;
 mod multishot;
 mod net_split;
 mod net_tcp;
