@@ -14,9 +14,16 @@
 //! `poll_flush` or `poll_close`, so no byte is written twice or skipped whatever
 //! future is dropped.
 //!
-//! Dropping the adapter with a receive in flight cancels it, and with a send in
-//! flight lets it finish, each in a task spawned on the ring, which reaps the op:
-//! nothing goes through the drop policy, nothing leaks.
+//! A send runs in a task of the ring, so that a short send is continued whether or
+//! not anybody polls the adapter (a write followed by a read, with no flush, works
+//! as with a socket).
+//!
+//! Dropping the adapter with a receive in flight cancels it, in a task spawned on
+//! the ring, and with a send in flight lets it finish: nothing goes through the drop
+//! policy, nothing leaks. A send to a peer that never reads holds the descriptor
+//! open until the peer goes or the ring shuts down. After the ring has shut down,
+//! an adapter dropped with an op in flight leaves it to the shutdown, which has
+//! already cancelled and reaped it.
 //!
 //! # Examples
 //!
@@ -47,6 +54,7 @@ use std::fmt;
 use std::io;
 use std::task::{Context, Poll};
 
+use crate::exec::JoinHandle;
 use crate::fs::File;
 use crate::net::{ReadHalf, Stream, TcpStream, UnixStream, WriteHalf};
 use crate::op::{OpKind, Prepared, Read, Recv, Shutdown};
@@ -219,8 +227,9 @@ impl<K: OpKind<Output = (io::Result<usize>, Vec<u8>)>> ReadInFlight for Op<K> {
 enum WriteState {
     /// No send in flight; the buffer to copy the next bytes into.
     Idle(Vec<u8>),
-    /// A send of bytes already reported written.
-    Sending(WriteAll<Vec<u8>>),
+    /// A send of bytes already reported written, driven by a task on the ring so
+    /// that it goes on (a short send continued) without the caller polling.
+    Sending(JoinHandle<(io::Result<()>, Vec<u8>)>),
     /// The sending direction is being shut down.
     ShuttingDown(Op<Shutdown>, Vec<u8>),
     /// Shut down; writes fail.
@@ -307,6 +316,15 @@ impl<S: ReadSource> Compat<S> {
     fn consume(&mut self, n: usize) {
         if let ReadState::Filled { buf, pos } = &mut self.ops.read {
             *pos = (*pos + n).min(buf.len());
+            if *pos == buf.len() {
+                // Every byte handed out: the buffer is free for the next receive.
+                let ReadState::Filled { buf, .. } =
+                    std::mem::replace(&mut self.ops.read, ReadState::Lent)
+                else {
+                    unreachable!("matched Filled above")
+                };
+                self.ops.read = ReadState::Idle(buf);
+            }
         }
     }
 
@@ -327,9 +345,19 @@ impl<S: WriteSink> Compat<S> {
     /// Waits for the send in flight, if any, and reports its error.
     fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let WriteState::Sending(send) = &mut self.ops.write {
-            let (sent, buf) = std::task::ready!(send.poll_complete(cx));
-            self.ops.write = WriteState::Idle(buf);
-            sent?;
+            match std::task::ready!(send.poll_outcome(cx)) {
+                Some((sent, buf)) => {
+                    self.ops.write = WriteState::Idle(buf);
+                    sent?;
+                }
+                None => {
+                    self.ops.write = WriteState::Closed(Vec::new());
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the ring shut down before the write finished",
+                    )));
+                }
+            }
         }
         Poll::Ready(Ok(()))
     }
@@ -345,7 +373,9 @@ impl<S: WriteSink> Compat<S> {
                 let n = data.len().min(BUF_LEN);
                 buf.clear();
                 buf.extend_from_slice(&data[..n]);
-                self.ops.write = WriteState::Sending(self.io.write_op(buf));
+                let send = self.io.write_op(buf);
+                let task = self.ops.ring.spawn(crate::race::complete(send));
+                self.ops.write = WriteState::Sending(task);
                 Poll::Ready(Ok(n))
             }
             WriteState::Closed(buf) => {
@@ -407,8 +437,9 @@ impl Drop for Ops {
             reading.cancel_in_background(&self.ring);
         }
         match std::mem::replace(&mut self.write, WriteState::Moving) {
-            // Bytes reported written are written: let the send finish.
-            WriteState::Sending(send) => drop(self.ring.spawn(crate::race::complete(send))),
+            // Bytes reported written are written: the task that sends them goes on,
+            // detached.
+            WriteState::Sending(task) => drop(task),
             WriteState::ShuttingDown(op, _) => drop(self.ring.spawn(op.complete())),
             _ => {}
         }

@@ -398,18 +398,15 @@ impl<T> JoinHandle<T> {
     }
 }
 
-impl<T> Future for JoinHandle<T> {
-    type Output = T;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+impl<T> JoinHandle<T> {
+    /// As polling the handle, but `None` instead of a panic when the task was
+    /// dropped before it finished.
+    pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(output) = self.state.output.borrow_mut().take() {
-            return Poll::Ready(output);
+            return Poll::Ready(Some(output));
         }
         if self.state.dropped.get() {
-            panic!(
-                "the awaited task was dropped before it finished: it panicked, or its ring \
-                 shut down"
-            );
+            return Poll::Ready(None);
         }
         let same = self
             .state
@@ -424,6 +421,21 @@ impl<T> Future for JoinHandle<T> {
             drop(old);
         }
         Poll::Pending
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut().poll_outcome(cx) {
+            Poll::Ready(Some(output)) => Poll::Ready(output),
+            Poll::Ready(None) => panic!(
+                "the awaited task was dropped before it finished: it panicked, or its ring \
+                 shut down"
+            ),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

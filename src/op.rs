@@ -206,6 +206,13 @@ pub trait MultishotKind: Sealed + Sized + 'static {
     #[doc(hidden)]
     fn context(&self) -> Self::Context;
 
+    /// Checks the op before it reaches the kernel, as [`OpKind::check`]: an error
+    /// ends the stream at once with it.
+    #[doc(hidden)]
+    fn check(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
     /// Builds the submission entry, as [`OpKind::sqe`].
     #[doc(hidden)]
     fn sqe(&mut self) -> squeue::Entry;
@@ -229,8 +236,14 @@ pub trait MultishotKind: Sealed + Sized + 'static {
     #[doc(hidden)]
     fn item(cx: &Self::Context, completion: Completion) -> Self::Item;
 
-    /// Releases the item of a completion nobody will claim (closes its descriptor,
-    /// gives its buffer back), returning the number of descriptors closed.
+    /// Lets go of what a completion that is not an item still holds (a buffer the
+    /// kernel picked for 0 bytes), when the token sees it.
+    #[doc(hidden)]
+    fn discard(_cx: &Self::Context, _completion: &Completion) {}
+
+    /// Releases what a completion nobody will claim holds, item or not (closes its
+    /// descriptor, gives its buffer back), returning the number of descriptors
+    /// closed.
     #[doc(hidden)]
     fn release_item(&mut self, completion: Completion) -> u64;
 }
@@ -241,15 +254,10 @@ pub(crate) struct Streaming<K>(pub(crate) K);
 impl<K: MultishotKind> Erased for Streaming<K> {
     fn release(mut self: Box<Self>, mut completion: Completion) -> u64 {
         let mut closed = 0;
-        for item in std::mem::take(&mut completion.more) {
-            if K::is_item(&item) {
-                closed += self.0.release_item(item);
-            }
+        for earlier in std::mem::take(&mut completion.more) {
+            closed += self.0.release_item(earlier);
         }
-        if K::is_item(&completion) {
-            closed += self.0.release_item(completion);
-        }
-        closed
+        closed + self.0.release_item(completion)
     }
 
     fn items(&self, completion: &Completion) -> Option<usize> {

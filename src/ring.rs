@@ -414,6 +414,7 @@ impl RingBuilder {
             wakers: Cell::new(Vec::new()),
             released: Cell::new(Vec::new()),
             next_group: Cell::new(0),
+            free_groups: RefCell::new(Vec::new()),
         };
         Ok(Ring {
             inner: Rc::new(inner),
@@ -495,8 +496,10 @@ pub(crate) struct Inner {
     /// allocation per tick.
     wakers: Cell<Vec<Waker>>,
     released: Cell<Vec<Released>>,
-    /// The id the next provided buffer ring registers as.
+    /// The id the next provided buffer ring registers as, when none was given back.
     next_group: Cell<u16>,
+    /// Ids of provided buffer rings that were unregistered, for reuse.
+    free_groups: RefCell<Vec<u16>>,
 }
 
 impl Inner {
@@ -525,6 +528,10 @@ impl Inner {
     ///
     /// [`submit`]: Inner::submit
     pub(crate) fn submit_multishot<K: MultishotKind>(&self, mut op: Box<Streaming<K>>) -> OpId {
+        if let Err(err) = op.0.check() {
+            let mut table = self.table.borrow_mut();
+            return table.insert_completed(op, Completion::failed(err));
+        }
         let sqe = op.0.sqe();
         self.push_new(op, sqe, K::NAME, K::OPCODE, Some(K::SINCE), None)
     }
@@ -646,13 +653,13 @@ impl Inner {
             PolledItem::NeedsWaker => {
                 // Cloning and dropping a waker are user code: no borrow is held.
                 let waker = waker.clone();
-                let stored = self.table.borrow_mut().set_waker(id, waker);
+                let stored = self.table.borrow_mut().set_stream_waker(id, waker);
                 match stored {
                     Stored::Replaced(replaced) => drop(replaced),
                     Stored::Completed(unused) => {
                         drop(unused);
-                        // The clone ran the ring far enough to reap this op: poll
-                        // again, with nothing left to wait for.
+                        // The clone ran the ring far enough to reap an item or the
+                        // end of this op: poll again, with nothing left to wait for.
                         return match self.table.borrow_mut().poll_item(id, None) {
                             PolledItem::Item(completion) => {
                                 Poll::Ready(StreamStep::Item(completion))
@@ -690,11 +697,30 @@ impl Inner {
                 Error::kernel_too_old("provided buffer ring", (5, 19), driver.kernel()).into(),
             );
         }
-        let bgid = self.next_group.get();
-        self.next_group.set(bgid.wrapping_add(1));
+        // A group id given back by a group that went, or the next never used.
+        let reused = self.free_groups.borrow_mut().pop();
+        let bgid = match reused {
+            Some(bgid) => bgid,
+            None => {
+                let bgid = self.next_group.get();
+                let next = bgid.checked_add(1).ok_or_else(|| {
+                    io::Error::other("65536 buffer rings are registered with this ring already")
+                })?;
+                self.next_group.set(next);
+                bgid
+            }
+        };
         // SAFETY: the caller's promises, passed on.
-        unsafe { driver.register_buf_ring(ring_addr, entries, bgid) }?;
+        if let Err(err) = unsafe { driver.register_buf_ring(ring_addr, entries, bgid) } {
+            self.free_groups.borrow_mut().push(bgid);
+            return Err(err);
+        }
         Ok(bgid)
+    }
+
+    /// Gives the id of a group that was unregistered back for reuse.
+    pub(crate) fn release_buf_group(&self, bgid: u16) {
+        self.free_groups.borrow_mut().push(bgid);
     }
 
     /// Unregisters buffer group `bgid`. `Ok` also when the ring has shut down: the

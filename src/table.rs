@@ -437,6 +437,12 @@ impl<D> Table<D> {
                 State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
             };
         }
+        // An op with an earlier completion (a zero-copy send) has its result there;
+        // the final one only says the kernel let go.
+        let result_errno = match slot.items.front() {
+            Some(first) => first.errno(),
+            None => completion.errno(),
+        };
         match &mut slot.state {
             State::Waiting {
                 waker,
@@ -447,8 +453,7 @@ impl<D> Table<D> {
                 // Nobody asked for a cancel (not `cancel()`, not the shutdown): the
                 // kernel's cancel came from the linked timeout.
                 if *linked && !*cancel_sent {
-                    completion.timed_out = completion
-                        .errno()
+                    completion.timed_out = result_errno
                         .filter(|&e| e == libc::ECANCELED || e == libc::EINTR)
                         .and_then(|e| u8::try_from(e).ok())
                         .and_then(NonZeroU8::new);
@@ -595,6 +600,17 @@ impl<D> Table<D> {
             // which may have run the ring): nobody will wake it, so it must poll again.
             _ => Stored::Completed(waker),
         }
+    }
+
+    /// As [`set_waker`](Table::set_waker), for a stream's token: an item that arrived
+    /// while the caller cloned the waker woke the previous waker, not this one, so the
+    /// caller must poll again for it.
+    pub(crate) fn set_stream_waker(&mut self, id: OpId, waker: Waker) -> Stored {
+        let slot = self.live_slot(id, "set_stream_waker");
+        if !slot.items.is_empty() {
+            return Stored::Completed(waker);
+        }
+        self.set_waker(id, waker)
     }
 
     /// Whether a cancel must be submitted for the op `id`. Marks it as submitted.

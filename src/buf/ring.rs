@@ -19,7 +19,14 @@ const CQE_F_BUFFER: u32 = 1;
 /// The bits of a completion's flags above which the buffer id sits.
 const CQE_BUFFER_SHIFT: u32 = 16;
 /// The kernel maps a buffer ring from page-aligned memory.
-const PAGE: usize = 4096;
+fn page_size() -> usize {
+    // SAFETY: sysconf(3) takes no pointer.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|size| size.is_power_of_two())
+        .unwrap_or(4096)
+}
 
 /// One entry of the ring the kernel reads: `struct io_uring_buf`. The `resv` field of
 /// entry 0 is the ring's tail, which only the application writes.
@@ -211,9 +218,10 @@ impl fmt::Debug for BufRing {
 }
 
 fn entries_layout(entries: u16) -> Layout {
-    let size = (usize::from(entries) * std::mem::size_of::<RawEntry>()).max(PAGE);
-    Layout::from_size_align(size.next_multiple_of(PAGE), PAGE)
-        .expect("at most 32768 entries of 16 bytes")
+    let page = page_size();
+    let size = (usize::from(entries) * std::mem::size_of::<RawEntry>()).max(page);
+    Layout::from_size_align(size.next_multiple_of(page), page)
+        .expect("at most 32768 entries of 16 bytes, in whole pages")
 }
 
 fn data_layout(entries: u16, buf_len: u32) -> io::Result<Layout> {
@@ -229,6 +237,21 @@ fn data_layout(entries: u16, buf_len: u32) -> io::Result<Layout> {
 }
 
 impl Shared {
+    /// Whether the group is registered with `ring`: a receive on another ring
+    /// would pick from that ring's group of the same id.
+    pub(crate) fn belongs_to(&self, ring: &Ring) -> bool {
+        Rc::ptr_eq(&self.ring, ring.inner())
+    }
+
+    /// The error of a receive that names a group of another ring.
+    pub(crate) fn foreign_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the buffer ring belongs to another ring than the stream's: create the \
+             BufRing with the ring that runs the receive",
+        )
+    }
+
     /// The group id the kernel knows the ring by.
     pub(crate) fn bgid(&self) -> u16 {
         self.bgid
@@ -315,6 +338,7 @@ impl Drop for Shared {
         if self.ring.unregister_buf_ring(self.bgid).is_err() {
             return;
         }
+        self.ring.release_buf_group(self.bgid);
         // SAFETY: allocated in `BufRing::new` with these layouts; the kernel no
         // longer reads the entries, and no op or handle can reach the data.
         unsafe {

@@ -15,6 +15,9 @@ impl<S: ReadSource + Unpin> tokio::io::AsyncRead for Compat<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         let available = std::task::ready!(this.poll_fill(cx))?;
         let n = available.len().min(buf.remaining());
         buf.put_slice(&available[..n]);

@@ -33,6 +33,8 @@ use crate::Ring;
 pub struct RecvMulti {
     fd: SharedFd,
     group: Rc<BufGroup>,
+    /// The group is registered with another ring than the stream's.
+    foreign: bool,
 }
 
 impl RecvMulti {
@@ -46,6 +48,7 @@ impl RecvMulti {
             RecvMulti {
                 fd: fd.clone(),
                 group: group.shared().clone(),
+                foreign: !group.shared().belongs_to(ring),
             },
         )
     }
@@ -76,18 +79,25 @@ impl MultishotKind for RecvMulti {
         BufRing::from_shared(self.group.clone())
     }
 
+    fn check(&self) -> std::io::Result<()> {
+        if self.foreign {
+            return Err(BufGroup::foreign_error());
+        }
+        Ok(())
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RecvMulti::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }
 
     fn is_item(completion: &Completion) -> bool {
-        completion.result.is_ok() && completion.flags & CQE_F_BUFFER != 0
+        // Bytes in a buffer; a buffer picked for 0 bytes (end of stream) or with an
+        // error is given back by `discard`.
+        completion.flags & CQE_F_BUFFER != 0 && completion.result.as_ref().is_ok_and(|&n| n > 0)
     }
 
-    fn rearm(completion: &Completion) -> bool {
-        // Bytes in the last buffer: the kernel stopped, the peer did not (end of
-        // stream is a completion of 0 bytes).
-        Self::is_item(completion) && completion.result.as_ref().is_ok_and(|&n| n > 0)
+    fn discard(group: &BufRing, completion: &Completion) {
+        drop(group.shared().picked(completion.flags, 0));
     }
 
     fn item(group: &BufRing, completion: Completion) -> ProvidedBuf {
@@ -102,9 +112,8 @@ impl MultishotKind for RecvMulti {
     }
 
     fn release_item(&mut self, completion: Completion) -> u64 {
-        if let Ok(n) = completion.result {
-            drop(self.group.picked(completion.flags, n));
-        }
+        let n = *completion.result.as_ref().unwrap_or(&0);
+        drop(self.group.picked(completion.flags, n));
         0
     }
 }

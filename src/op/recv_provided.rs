@@ -38,6 +38,8 @@ use crate::Ring;
 pub struct RecvProvided {
     fd: SharedFd,
     group: Rc<BufGroup>,
+    /// The group is registered with another ring than the stream's.
+    foreign: bool,
 }
 
 impl RecvProvided {
@@ -47,6 +49,7 @@ impl RecvProvided {
             RecvProvided {
                 fd: fd.clone(),
                 group: group.shared().clone(),
+                foreign: !group.shared().belongs_to(ring),
             },
         )
     }
@@ -69,6 +72,13 @@ impl OpKind for RecvProvided {
     const NAME: &'static str = "RecvProvided";
     const OPCODE: u8 = opcode::Recv::CODE;
 
+    fn check(&self) -> io::Result<()> {
+        if self.foreign {
+            return Err(BufGroup::foreign_error());
+        }
+        Ok(())
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Recv::new(
             types::Fd(self.fd.raw()),
@@ -81,20 +91,19 @@ impl OpKind for RecvProvided {
     }
 
     fn complete(self, completion: Completion) -> Self::Output {
-        let n = completion.result?;
-        // A buffer picked for 0 bytes (end of stream) goes straight back.
-        Ok(self
-            .group
-            .picked(completion.flags, n)
-            .filter(|buf| !buf.is_empty()))
+        // A buffer picked for 0 bytes (end of stream), or for a receive that
+        // failed, goes straight back.
+        let n = *completion.result.as_ref().unwrap_or(&0);
+        let picked = self.group.picked(completion.flags, n);
+        completion.result?;
+        Ok(picked.filter(|buf| !buf.is_empty()))
     }
 
     fn residue(self) {}
 
     fn release(self, completion: Completion) -> u64 {
-        if let Ok(n) = completion.result {
-            drop(self.group.picked(completion.flags, n));
-        }
+        let n = *completion.result.as_ref().unwrap_or(&0);
+        drop(self.group.picked(completion.flags, n));
         0
     }
 }

@@ -32,7 +32,11 @@ use crate::Ring;
 ///
 /// As for [`Send`](super::Send): `Cancelled(buf)` if nothing was sent,
 /// `Completed((Ok(n), buf))` if the kernel took `n` bytes first; both only after the
-/// notification.
+/// notification. Neither a cancel nor a linked timeout bounds that wait: once part
+/// of the buffer is in the network stack, the notification comes when the peer has
+/// acknowledged it, and a peer that stops reading holds the buffer, and the token,
+/// until the connection ends. Shutting the socket down (or closing it from the
+/// other side) ends the wait.
 ///
 /// # References
 ///
@@ -86,7 +90,9 @@ impl<B: IoBuf> OpKind for SendZc<B> {
     }
 
     fn complete(self, mut completion: Completion) -> Self::Output {
-        let result = if completion.more.is_empty() {
+        // A linked timeout that cut the send off is reported on the final
+        // completion (`TimedOut`); otherwise the result is the first completion's.
+        let result = if completion.more.is_empty() || completion.timed_out() {
             completion.result
         } else {
             completion.more.swap_remove(0).result

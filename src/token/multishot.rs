@@ -128,8 +128,18 @@ impl<K: MultishotKind> Multishot<K> {
         if !self.live {
             return Poll::Ready(None);
         }
-        match std::task::ready!(self.ring.poll_item(self.id, cx.waker())) {
-            StreamStep::Item(completion) => Poll::Ready(Some(self.item(completion))),
+        loop {
+            let step = std::task::ready!(self.ring.poll_item(self.id, cx.waker()));
+            if let Some(polled) = self.step(step) {
+                return Poll::Ready(polled);
+            }
+        }
+    }
+
+    /// What a step of the op gives the caller; `None` to poll again.
+    fn step(&mut self, step: StreamStep) -> Option<Option<io::Result<K::Item>>> {
+        match step {
+            StreamStep::Item(completion) => self.item(completion).map(Some),
             StreamStep::Ended(data, completion) => {
                 if !self.cancelling && K::rearm(&completion) {
                     // The kernel stopped the op though nothing ended it (its
@@ -140,7 +150,7 @@ impl<K: MultishotKind> Multishot<K> {
                         panic!("op table returned another kind of op for a {}", K::NAME)
                     });
                     self.id = self.ring.submit_multishot(op);
-                    return Poll::Ready(Some(self.item(completion)));
+                    return self.item(completion).map(Some);
                 }
                 // The slot is free: the op's data goes (a listener's descriptor
                 // share, a buffer group's handle), and the token is paid.
@@ -150,9 +160,10 @@ impl<K: MultishotKind> Multishot<K> {
                     // The final completion carried one last item: hand it out now,
                     // the end on the next poll.
                     self.end = Some(Ok(()));
-                    return Poll::Ready(Some(Ok(K::item(&self.context, completion))));
+                    return Some(Some(Ok(K::item(&self.context, completion))));
                 }
-                Poll::Ready(match completion.result {
+                K::discard(&self.context, &completion);
+                Some(match completion.result {
                     Ok(_) => None,
                     // Our own cancel ended it: not an error.
                     Err(err) if self.cancelling && was_cancelled(&err) => None,
@@ -162,16 +173,14 @@ impl<K: MultishotKind> Multishot<K> {
         }
     }
 
-    fn item(&self, completion: Completion) -> io::Result<K::Item> {
+    /// A completion flagged `IORING_CQE_F_MORE`: an item, or an error while the op
+    /// goes on; `None` for one that carries neither.
+    fn item(&self, completion: Completion) -> Option<io::Result<K::Item>> {
         if K::is_item(&completion) {
-            Ok(K::item(&self.context, completion))
-        } else {
-            // An item that reports an error while the op goes on.
-            Err(completion
-                .result
-                .err()
-                .unwrap_or_else(|| io::Error::other("a multishot item without a result")))
+            return Some(Ok(K::item(&self.context, completion)));
         }
+        K::discard(&self.context, &completion);
+        completion.result.err().map(Err)
     }
 
     /// The drop of a live token: out of line, as for `Op`.
@@ -229,9 +238,12 @@ impl<K: MultishotKind> Linear for &mut Multishot<K> {
     }
 
     fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Poll<CancelOutcome<Self::Output, ()>> {
+        // A stream that had ended by itself was not cancelled: its end is its output.
+        let ended_before = !self.live && self.end.is_none();
         Multishot::start_cancel(self);
         Poll::Ready(match std::task::ready!(self.poll_next(cx)) {
             Some(item) => CancelOutcome::Completed(Some(item)),
+            None if ended_before => CancelOutcome::Completed(None),
             None => CancelOutcome::Cancelled(()),
         })
     }

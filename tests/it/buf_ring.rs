@@ -365,3 +365,68 @@ fn recv_multi_stopped_by_a_full_completion_queue_is_rearmed_and_loses_nothing() 
     assert_eq!(got, sent);
     assert!(ring.stats().submitted > 1, "never stopped?");
 }
+
+#[test]
+fn buf_ring_of_another_ring_is_refused_before_the_kernel_sees_it() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let other = Ring::new().unwrap();
+    // The other ring's group has id 0, as this ring's would: the kernel would pick
+    // from this ring's group 0 and the handle would read the other's memory.
+    let foreign = BufRing::new(&other, 4, 64).unwrap();
+    let own = BufRing::new(&ring, 4, 64).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(b"not for the foreign group").unwrap();
+    let err = ring
+        .block_on(stream.recv_provided(&foreign).submit().complete())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("belongs to another ring"), "{err}");
+    let ended = ring.block_on(async {
+        let mut multi = stream.recv_multi(&foreign).submit();
+        let first = multi.next().await;
+        (first, multi.next().await.is_none())
+    });
+    assert!(matches!(&ended.0, Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidInput));
+    assert!(ended.1);
+    // Nothing was taken from either group, and the bytes are still there.
+    assert_eq!((foreign.available(), own.available()), (4, 4));
+    let buf = ring
+        .block_on(stream.recv_provided(&own).submit().complete())
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..], b"not for the foreign group");
+}
+
+#[test]
+fn buf_ring_and_its_buffers_outlive_their_ring() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(b"kept").unwrap();
+    let buf = ring
+        .block_on(stream.recv_provided(&group).submit().complete())
+        .unwrap()
+        .unwrap();
+    drop(stream);
+    // The ring shuts down and closes; the group and the buffer it lent stay
+    // readable, and give themselves back to memory that is still theirs.
+    drop(ring);
+    assert_eq!(&buf[..], b"kept");
+    drop(buf);
+    assert_eq!(group.available(), 2);
+    drop(group);
+}
+
+#[test]
+fn buf_ring_ids_are_reused_after_a_group_goes() {
+    let ring = ring();
+    // One group lives throughout; more groups than there are ids come and go
+    // beside it. Each one's id comes back, and none lands on the live one.
+    let kept = BufRing::new(&ring, 1, 8).unwrap();
+    for _ in 0..70_000u32 {
+        drop(BufRing::new(&ring, 1, 8).unwrap());
+    }
+    assert_eq!(kept.available(), 1);
+}

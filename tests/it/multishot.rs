@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_lite::future;
 use linear_uring::net::{TcpListener, TcpStream};
-use linear_uring::{race, Raced, Ring};
+use linear_uring::{race, CancelOutcome, Raced, Ring};
 
 use crate::fds::FdCheck;
 use crate::net_tcp::{pause, reclaim_ring, ring};
@@ -429,4 +429,25 @@ fn multishot_accept_stopped_by_a_full_completion_queue_is_rearmed_and_loses_noth
         submitted > 1 + 50 * 2,
         "submitted {submitted}: never stopped?"
     );
+}
+
+#[test]
+fn multishot_accept_ended_by_itself_cancels_as_completed_not_cancelled() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (listener, _addr) = listener(&ring);
+    ring.block_on(async {
+        let mut incoming = listener.incoming().submit();
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        // SAFETY: shutdown(2) on the listener's live descriptor, integer arguments only.
+        assert_eq!(unsafe { libc::shutdown(raw, libc::SHUT_RDWR) }, 0);
+        assert!(matches!(incoming.next().await, Some(Err(_))));
+        // Cancelling a stream that had ended reports its end, not a cancel.
+        let outcome = linear_uring::cancel(&mut incoming).await;
+        assert!(
+            matches!(outcome, CancelOutcome::Completed(None)),
+            "{outcome:?}"
+        );
+        assert!(incoming.is_finished());
+    });
 }
