@@ -116,6 +116,24 @@ macro_rules! stream_methods {
                 $crate::op::SendZc::prepare(&self.ring, &self.fd, buf)
             }
 
+            /// Describes a zero-copy send of several buffers in one message: the
+            /// buffers come back only once the kernel has let go of their pages.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` at once for more than 1024 buffers.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`SendMsgZc`](crate::op::SendMsgZc).
+            #[doc(alias = "io_uring_prep_sendmsg_zc")]
+            pub fn send_vectored_zc<B: IoBuf>(
+                &self,
+                bufs: Vec<B>,
+            ) -> Prepared<$crate::op::SendMsgZc<B>> {
+                $crate::op::SendMsgZc::prepare(&self.ring, &self.fd, bufs)
+            }
+
             /// Describes a vectored read (`readv(2)`) into `bufs`, filling each one's
             /// spare capacity in turn, after its initialised bytes.
             ///

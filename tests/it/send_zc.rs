@@ -308,3 +308,111 @@ fn send_zc_storm_cancels_and_drops_never_free_a_buffer_before_its_notification()
         started.elapsed()
     );
 }
+
+#[test]
+fn send_vectored_zc_sends_the_buffers_in_order_and_hands_them_back() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (stream, mut client) = pair(&ring);
+    let drops = Rc::new(Cell::new(0));
+    let bufs: Vec<PoisonBuf> = [3usize, 70_000, 5]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| PoisonBuf::new(len, i as u8 * 50, &drops))
+        .collect();
+    let want: Vec<u8> = bufs.iter().flat_map(|b| b.bytes.clone()).collect();
+    let total = want.len();
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0u8; total];
+        client.read_exact(&mut got).unwrap();
+        got == want
+    });
+    let (sent, bufs) = ring.block_on(async {
+        let mut bufs = bufs;
+        let mut sent = 0;
+        // A short send is continued from where it stopped, as with any send.
+        loop {
+            let (n, back) = stream.send_vectored_zc(bufs).submit().complete().await;
+            bufs = back;
+            sent += n.unwrap();
+            if sent == total {
+                break (sent, bufs);
+            }
+            let rest = bufs_after(&bufs, sent);
+            let (n, _) = stream.send(rest).submit().complete().await;
+            sent += n.unwrap();
+            if sent == total {
+                break (sent, bufs);
+            }
+        }
+    });
+    assert_eq!(sent, total);
+    assert!(
+        reader.join().unwrap(),
+        "the peer received other bytes than were sent"
+    );
+    assert_eq!((bufs.len(), drops.get()), (3, 0));
+    drop(bufs);
+    assert_eq!(drops.get(), 3);
+    ring.block_on(stream.close()).unwrap();
+}
+
+/// The bytes of `bufs` from offset `from` on, copied: the rest of a short send.
+fn bufs_after(bufs: &[PoisonBuf], from: usize) -> Vec<u8> {
+    bufs.iter()
+        .flat_map(|b| b.bytes.iter().copied())
+        .skip(from)
+        .collect()
+}
+
+#[test]
+fn send_vectored_zc_dropped_under_reclaim_frees_the_buffers_after_the_notification() {
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let (stream, client) = pair(&ring);
+    fill(&ring, &stream);
+    let drops = Rc::new(Cell::new(0));
+    ring.block_on(async {
+        let bufs = vec![
+            PoisonBuf::new(4096, 1, &drops),
+            PoisonBuf::new(4096, 2, &drops),
+        ];
+        let zc = stream.send_vectored_zc(bufs).submit();
+        pause(&ring, 2).await;
+        drop(zc);
+        // Still held by the ring: the socket is full, the kernel may hold pages.
+        assert_eq!(drops.get(), 0);
+    });
+    // The peer goes: the kernel lets go, and the ring frees both buffers, once.
+    drop(client);
+    ring.block_on(async {
+        let started = Instant::now();
+        while ring.stats().in_flight > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                ring.stats()
+            );
+            pause(&ring, 2).await;
+        }
+    });
+    assert_eq!(drops.get(), 2);
+    assert_eq!(ring.stats().abandoned, 1);
+    ring.block_on(stream.close()).unwrap();
+}
+
+#[test]
+fn send_vectored_zc_of_too_many_buffers_is_refused_at_once() {
+    let ring = ring();
+    let (stream, _client) = pair(&ring);
+    let before = ring.stats().submitted;
+    let (sent, bufs) = ring.block_on(
+        stream
+            .send_vectored_zc(vec![vec![1u8]; 1025])
+            .submit()
+            .complete(),
+    );
+    assert_eq!(sent.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(bufs.len(), 1025, "every buffer comes back");
+    assert_eq!(ring.stats().submitted, before, "the kernel never saw it");
+}
