@@ -62,10 +62,15 @@ use crate::race::Linear;
 use crate::token::Op;
 use crate::{Ring, WriteAll};
 
+#[cfg(feature = "tokio")]
+mod drive;
 #[cfg(feature = "futures-io")]
 mod futures_io;
 #[cfg(feature = "tokio")]
 mod tokio;
+
+#[cfg(feature = "tokio")]
+pub use drive::{drive, Drive};
 
 /// The buffer each direction of an adapter reads into and writes from.
 const BUF_LEN: usize = 64 * 1024;

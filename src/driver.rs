@@ -228,6 +228,36 @@ impl Driver {
         &self.notifier
     }
 
+    /// A new non-blocking eventfd that the kernel signals whenever this ring has
+    /// completions to post (`IORING_REGISTER_EVENTFD`), for a reactor to watch; with
+    /// `DEFER_TASKRUN` the ring's own descriptor does not become readable for them.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn register_eventfd(&mut self) -> io::Result<OwnedFd> {
+        // SAFETY: eventfd(2) takes no pointer; a non-negative result is a new
+        // descriptor nobody else owns.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above: `fd` is new and ours alone.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        self.ring.submitter().register_eventfd(fd.as_raw_fd())?;
+        Ok(fd)
+    }
+
+    /// Whether the ring defers the kernel's completion work to `io_uring_enter`
+    /// (`DEFER_TASKRUN`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn defers_taskrun(&self) -> bool {
+        self.taskrun == Taskrun::Deferred
+    }
+
+    /// Ends what [`register_eventfd`](Driver::register_eventfd) started.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn unregister_eventfd(&mut self) -> io::Result<()> {
+        self.ring.submitter().unregister_eventfd()
+    }
+
     /// The running kernel's release, `(major, minor)`.
     pub(crate) fn kernel(&self) -> (u32, u32) {
         self.kernel

@@ -168,6 +168,12 @@ impl Executor {
         self.main.queued.load(Ordering::Relaxed) && self.main.queued.swap(false, Ordering::Acquire)
     }
 
+    /// Whether the `block_on` future was woken and not polled since.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn main_queued(&self) -> bool {
+        self.main.queued.load(Ordering::Acquire)
+    }
+
     /// Wakes the `block_on` future from the ring's own thread.
     pub(crate) fn wake_main(&self) {
         self.main.queued.store(true, Ordering::Release);

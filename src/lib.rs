@@ -111,7 +111,8 @@
 //! which picks one when data arrives ([`net::TcpStream::recv_provided`], and the
 //! multishot [`net::TcpStream::recv_multi`]); the picked buffer is a
 //! [`buf::ProvidedBuf`] that goes back to the group, once, when dropped. A zero-copy
-//! send ([`net::TcpStream::send_zc`]) hands its buffer back only after the kernel's
+//! send ([`net::TcpStream::send_zc`], [`net::TcpStream::send_vectored_zc`]) hands
+//! its buffers back only after the kernel's
 //! notification that it let go of the pages.
 //!
 //! In release builds ([`DropPolicy::Reclaim`]), [`Ring::on_abandon`] reports
@@ -201,6 +202,7 @@
 //! | a token built by hand, or taken apart to defuse its drop | private fields; [`Op`] implements `Drop` | `token_built_by_hand`, `token_defused_by_hand` |
 //! | [`OpKind`] or [`net::Stream`] implemented outside the crate; `Op<T>` of a non-op | both traits are sealed | `op_kind_is_sealed`, `stream_trait_is_sealed`, `not_an_op_kind` |
 //! | a plain future (`op.complete()`) given to [`race`] | `race` takes only [`Linear`] values, which it can hand back unfinished | `race_takes_tokens_not_futures` |
+//! | a multishot stream ignored, used after `cancel()`, or raced by value | [`Multishot`] is `#[must_use]`, `cancel` takes `self`, and only `&mut Multishot` is [`Linear`] | `multishot_must_be_used`, `multishot_used_after_cancel`, `multishot_raced_by_value` |
 //!
 //! ## Caught only at run time, by the drop policy
 //!
@@ -300,7 +302,7 @@
 //! |---|---|
 //! | `bytes` | `bytes::Bytes` as an [`IoBuf`] (its bytes, to send or write) and `bytes::BytesMut` as an [`IoBuf`] and [`IoBufMut`] (a read fills its spare capacity and grows its length, like a `Vec`). `Bytes::slice`, the inherent method, shadows [`IoBuf::slice`]: call `IoBuf::slice(bytes, range)` for a [`buf::Slice`] that hands the whole `Bytes` back. |
 //! | `futures-io` | `compat::Compat`, an adapter that gives the ring's streams, their halves and files `futures-io`'s `AsyncRead`, `AsyncBufRead` and `AsyncWrite`: it owns the op in flight, so a read or write future dropped by `select!` or a timeout loses and repeats nothing. |
-//! | `tokio` | the same adapter with tokio's `AsyncRead`, `AsyncBufRead` and `AsyncWrite` (only tokio's traits: no runtime is pulled in). |
+//! | `tokio` | the same adapter with tokio's `AsyncRead`, `AsyncBufRead` and `AsyncWrite`; and `compat::drive`, which runs a ring inside a tokio runtime (tokio's traits and its reactor, feature `net`; no scheduler). |
 
 pub mod buf;
 #[cfg(any(feature = "futures-io", feature = "tokio"))]

@@ -844,6 +844,85 @@ impl Inner {
         }
     }
 
+    /// One round of the ring for a host executor (tokio): polls `future` and the
+    /// ring's tasks, submits and reaps without blocking, as long as something is
+    /// runnable (at most a bounded number of rounds, so the host runs too).
+    /// `Some(output)` once `future` is done.
+    ///
+    /// # Panics
+    ///
+    /// As [`Ring::block_on`]: from inside a `block_on` of this ring, after it shut
+    /// down, and with a panic of `future` or of a task.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn drive_once<F: Future>(&self, mut future: Pin<&mut F>) -> Option<F::Output> {
+        assert!(
+            self.state.get() == Lifecycle::Running,
+            "a ring driven by tokio has shut down (its owning Ring was dropped or shut down)"
+        );
+        let previous = self.exec.enter().unwrap_or_else(|| {
+            panic!("a ring driven by tokio was polled from inside its own block_on")
+        });
+        let _running = RunningGuard(self, previous);
+        // The main waker is queued by taking it: the future is polled this round.
+        let waker = self.exec.main_waker().clone();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..64 {
+            if self.exec.take_main_wake() {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return Some(output);
+                }
+            }
+            if let Some(payload) = self.exec.run_woken() {
+                resume_unwind(payload);
+            }
+            if let Some(payload) = self.turn_nowait() {
+                resume_unwind(payload);
+            }
+            if !self.exec.has_woken() && !self.exec.main_queued() {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Submits what is queued and processes the completions that are there, without
+    /// waiting.
+    #[cfg(feature = "tokio")]
+    fn turn_nowait(&self) -> Option<Payload> {
+        if let Some(driver) = self.driver.borrow_mut().as_mut() {
+            driver.ensure_wake_armed();
+            if let Err(err) = driver.run_deferred() {
+                panic!("io_uring_enter failed: {err}; the ring cannot continue");
+            }
+        }
+        self.reap()
+    }
+
+    /// An eventfd the kernel signals when this ring has completions to post, for a
+    /// host reactor.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn register_eventfd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        match self.driver.borrow_mut().as_mut() {
+            Some(driver) if driver.defers_taskrun() => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this ring defers the kernel's completion work to its own system calls \
+                 (DEFER_TASKRUN), so tokio's reactor cannot see completions arrive: build \
+                 the ring to be driven by tokio with `Ring::builder().fast_taskrun(false)`",
+            )),
+            Some(driver) => driver.register_eventfd(),
+            None => Err(Error::shut_down("tokio driver").into()),
+        }
+    }
+
+    /// Ends what [`register_eventfd`](Inner::register_eventfd) started, if the ring
+    /// still runs (a shut-down ring let go of it).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn unregister_eventfd(&self) {
+        if let Some(driver) = self.driver.borrow_mut().as_mut() {
+            let _ = driver.unregister_eventfd();
+        }
+    }
+
     /// Enters the kernel (blocking if nothing is runnable) and processes completions.
     /// Returns the first panic of user code that the reap ran.
     fn turn(&self) -> Option<Payload> {

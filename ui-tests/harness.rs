@@ -19,7 +19,7 @@
 ///
 /// The snapshots are made with the default features: an optional feature adds
 /// implementations (`bytes` adds `IoBufMut` for `BytesMut`) that rustc lists in some
-/// diagnostics, so with any of them on, the suite is skipped (see [`ui`] below).
+/// diagnostics, so with it on, the suite is skipped (see [`ui`] below).
 #[rustversion::stable(1.95)]
 #[cfg(not(feature = "bytes"))]
 #[test]

@@ -12,7 +12,7 @@
 //! `curl -v http://127.0.0.1:8080/hello http://127.0.0.1:8080/again` (one
 //! connection, two requests). Options: `--threads N` (default 1),
 //! `--read-timeout-ms MS` (default 10000), `--max-head BYTES` (default 8192).
-//! `.ci/run` drives it with curl.
+//! `.ci/http-curl.sh` (run by `.ci/run`) drives it with curl.
 
 mod server;
 

@@ -24,9 +24,9 @@ use crate::Ring;
 ///
 /// Zero copy pays for large sends on a real network interface, several in flight.
 /// On loopback the kernel copies anyway, and each buffer comes back only once the
-/// receiver has taken the bytes: measured here with one send in flight, `send_zc`
-/// ran at 0.08 of [`Send`](super::Send)'s speed with 64-byte messages and 0.85 with
-/// 1 MiB ones (`BENCHMARKS.md`). Linux 6.0.
+/// receiver has taken the bytes: measured on loopback with one send in flight,
+/// `send_zc` ran at 0.09 of [`Send`](super::Send)'s speed with 64-byte messages
+/// and 0.77 with 1 MiB ones (`BENCHMARKS.md`). Linux 6.0.
 ///
 /// # Cancellation
 ///

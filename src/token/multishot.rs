@@ -222,8 +222,9 @@ impl<K: MultishotKind> fmt::Debug for Multishot<K> {
 
 /// A borrowed stream races as a linear value: `race(&mut stream, ring.sleep(d))`
 /// resolves to the next item, or hands the stream back, still armed, when the other
-/// side wins. Cancelling it stops the op: `Completed(item)` if an item had arrived
-/// first (the others stay in the stream, to be taken with `next()`), `Cancelled(())`
+/// side wins. Cancelling it stops the op: `Completed(Some(item))` if an item had
+/// arrived first (the others stay in the stream, to be taken with `next()`),
+/// `Completed(None)` if the stream had already ended by itself, `Cancelled(())`
 /// otherwise.
 impl<K: MultishotKind> Linear for &mut Multishot<K> {
     type Output = Option<io::Result<K::Item>>;

@@ -353,3 +353,114 @@ fn compat_tokio_writes_and_shuts_down() {
     std::io::Read::read_to_string(&mut theirs, &mut got).unwrap();
     assert_eq!(got, "through tokio's traits");
 }
+
+/// A ring tokio can drive: without `DEFER_TASKRUN` (see `compat::drive`).
+#[cfg(feature = "tokio")]
+fn drivable_ring() -> Ring {
+    Ring::builder()
+        .fast_taskrun(false)
+        .drop_policy(DropPolicy::Panic)
+        .build()
+        .unwrap()
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+#[should_panic(
+    expected = "build the ring to be driven by tokio with `Ring::builder().fast_taskrun(false)`"
+)]
+fn drive_refuses_a_ring_with_deferred_taskrun_with_the_fix_in_the_message() {
+    let ring = ring();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(linear_uring::compat::drive(&ring, async {}));
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn drive_tokio_client_and_ring_server_share_one_task() {
+    use linear_uring::compat::drive;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let _fds = FdCheck::start();
+    {
+        let ring = drivable_ring();
+        let listener = linear_uring::net::TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let echoed = runtime.block_on(drive(&ring, async {
+            // A ring task serves ten connections; tokio clients talk to it from the
+            // driven future, with a tokio timer in between.
+            let server = ring.spawn({
+                let ring = ring.clone();
+                async move {
+                    for _ in 0..10 {
+                        let (stream, _) = listener.accept().submit().complete().await.unwrap();
+                        ring.spawn(async move {
+                            let (n, buf) = stream
+                                .recv(Vec::with_capacity(64))
+                                .submit()
+                                .complete()
+                                .await;
+                            n.unwrap();
+                            stream.send_all(buf).await.0.unwrap();
+                            stream.close().await.unwrap();
+                        })
+                        .await;
+                    }
+                    listener.close().await.unwrap();
+                }
+            });
+            let mut echoed = Vec::new();
+            for i in 0..10u8 {
+                let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+                client.write_all(&[i; 5]).await.unwrap();
+                let mut reply = [0u8; 5];
+                client.read_exact(&mut reply).await.unwrap();
+                echoed.push(reply[0]);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            server.await;
+            echoed
+        }));
+        assert_eq!(echoed, (0..10).collect::<Vec<u8>>());
+        let stats = ring.stats();
+        assert_eq!((stats.abandoned, stats.in_flight), (0, 0), "{stats:?}");
+    }
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn drive_wakes_for_a_tokio_channel_fed_from_another_thread() {
+    use linear_uring::compat::drive;
+
+    {
+        let ring = drivable_ring();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(42u32).unwrap();
+        });
+        let got = runtime.block_on(drive(&ring, async {
+            // A ring op in flight while the driven future waits on the channel.
+            let timer = ring.sleep(Duration::from_secs(10));
+            let got = rx.await.unwrap();
+            assert!(matches!(
+                timer.cancel().await,
+                linear_uring::CancelOutcome::Cancelled(())
+            ));
+            got
+        }));
+        sender.join().unwrap();
+        assert_eq!(got, 42);
+    }
+}
