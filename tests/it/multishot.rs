@@ -451,3 +451,33 @@ fn multishot_accept_ended_by_itself_cancels_as_completed_not_cancelled() {
         assert!(incoming.is_finished());
     });
 }
+
+#[test]
+fn multishot_accept_on_a_unix_listener_yields_unix_streams() {
+    use linear_uring::net::UnixListener;
+
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let path = std::env::temp_dir().join(format!("lu-incoming-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&ring, &path).unwrap();
+    let mut clients: Vec<_> = (0..3)
+        .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+        .collect();
+    ring.block_on(async {
+        let mut incoming = listener.incoming().submit();
+        for _ in 0..3 {
+            let stream = incoming.next().await.expect("accepting").unwrap();
+            stream.send(b"!").submit().complete().await.0.unwrap();
+            stream.close().await.unwrap();
+        }
+        assert!(incoming.cancel().await.items.is_empty());
+    });
+    for client in &mut clients {
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).unwrap();
+        assert_eq!(&byte, b"!");
+    }
+    drop(listener);
+    std::fs::remove_file(&path).unwrap();
+}
