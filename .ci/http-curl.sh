@@ -10,16 +10,21 @@ if ! command -v curl >/dev/null; then
 fi
 
 cargo build --example http
-addr=127.0.0.1:18080
-./target/debug/examples/http --addr "$addr" --read-timeout-ms 500 &
+log=$(mktemp)
+# Port 0: the kernel picks a free port, which the server prints.
+./target/debug/examples/http --addr 127.0.0.1:0 --read-timeout-ms 500 >"$log" &
 server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
+trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
+addr=
 for _ in $(seq 100); do
-    curl -s -o /dev/null "http://$addr/ready" && break
+    addr=$(sed -n 's/^http: listening on \([0-9.:]*\) .*/\1/p' "$log")
+    [ -n "$addr" ] && break
     sleep 0.1
 done
+[ -n "$addr" ] || { echo "http-curl: the server did not start" >&2; exit 1; }
 
 fail() { echo "http-curl: $*" >&2; exit 1; }
+echo "-- server on $addr"
 
 echo "-- keep-alive: two requests on one connection"
 out=$(curl -sv "http://$addr/a" "http://$addr/b" 2>&1)
