@@ -80,9 +80,10 @@ static_assertions::assert_not_impl_any!(Ring: Send, Sync);
 // A panic in user code the ring runs (a task, a waker, a buffer's `Drop`) leaves the
 // ring consistent: every slot finishes its transition before user code runs, and
 // `block_on` resumes the first panic only after the ring is settled (the invariant
-// "User code may panic anywhere the ring runs it" in ARCHITECTURE.md). So a ring observed after a caught panic is in a valid
-// state, which is what these traits promise; without them, `catch_unwind(||
-// ring.block_on(..))` would need `AssertUnwindSafe` for the ring's internal cells.
+// "User code may panic anywhere the ring runs it" in ARCHITECTURE.md). So a ring
+// observed after a caught panic is in a valid state, which is what these traits
+// promise; without them, `catch_unwind(|| ring.block_on(..))` would need
+// `AssertUnwindSafe` for the ring's internal cells.
 impl std::panic::UnwindSafe for Ring {}
 impl std::panic::RefUnwindSafe for Ring {}
 static_assertions::assert_impl_all!(Ring: std::panic::UnwindSafe, std::panic::RefUnwindSafe);

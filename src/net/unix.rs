@@ -102,7 +102,9 @@ impl UnixListener {
     /// ```
     /// # use linear_uring::{net::UnixListener, Ring};
     /// # let ring = Ring::new()?;
-    /// # let dir = std::env::temp_dir().join(format!("lu-incoming-doc-{}", std::process::id())); let _ = std::fs::remove_file(&dir); let listener = UnixListener::bind(&ring, &dir)?;
+    /// # let dir = std::env::temp_dir().join(format!("lu-incoming-doc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&dir);
+    /// # let listener = UnixListener::bind(&ring, &dir)?;
     /// # let addr = listener.local_addr()?;
     /// ring.block_on(async {
     ///     let mut incoming = listener.incoming().submit();
