@@ -403,6 +403,7 @@ fn send_vectored_zc_dropped_under_reclaim_frees_the_buffers_after_the_notificati
 
 #[test]
 fn send_vectored_zc_of_too_many_buffers_is_refused_at_once() {
+    let _fds = FdCheck::start();
     let ring = ring();
     let (stream, _client) = pair(&ring);
     let before = ring.stats().submitted;

@@ -602,6 +602,7 @@ fn block_on_while_unwinding_and_panicking_future_drop_never_abort() {
 
 #[test]
 fn ring_caught_panic_needs_no_assert_unwind_safe_and_the_ring_keeps_working() {
+    let _fds = FdCheck::start();
     let ring = ring(DropPolicy::Panic);
     let (a, b) = linear_uring::net::UnixStream::pair(&ring).unwrap();
     // The closure borrows the ring and a stream of it: no `AssertUnwindSafe`, because
