@@ -7,6 +7,7 @@ use std::mem;
 
 use io_uring::{opcode, squeue, types};
 
+use super::send_zc::{zc_result, zc_was_cancelled};
 use super::{Completion, OpKind, Prepared, Sealed};
 use crate::buf::IoBuf;
 use crate::fd::SharedFd;
@@ -105,15 +106,8 @@ impl<B: IoBuf> OpKind for SendMsgZc<B> {
             .build()
     }
 
-    fn complete(self, mut completion: Completion) -> Self::Output {
-        // As `SendZc`: the result is the first completion's, unless a linked timeout
-        // cut the send off (reported on the final one).
-        let result = if completion.more.is_empty() || completion.timed_out() {
-            completion.result
-        } else {
-            completion.more.swap_remove(0).result
-        };
-        (result.map(|n| n as usize), self.bufs)
+    fn complete(self, completion: Completion) -> Self::Output {
+        (zc_result(completion).map(|n| n as usize), self.bufs)
     }
 
     fn residue(self) -> Vec<B> {
@@ -121,9 +115,6 @@ impl<B: IoBuf> OpKind for SendMsgZc<B> {
     }
 
     fn was_cancelled(completion: &Completion) -> bool {
-        matches!(
-            completion.more.first().unwrap_or(completion).errno(),
-            Some(libc::ECANCELED) | Some(libc::EINTR)
-        )
+        zc_was_cancelled(completion)
     }
 }

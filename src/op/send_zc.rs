@@ -74,6 +74,24 @@ fn send_result(completion: &Completion) -> &Completion {
     completion.more.first().unwrap_or(completion)
 }
 
+/// The result of a zero-copy send from its completions: the first one's, unless a
+/// linked timeout cut the send off (reported on the final one).
+pub(super) fn zc_result(mut completion: Completion) -> io::Result<u32> {
+    if completion.more.is_empty() || completion.timed_out() {
+        completion.result
+    } else {
+        completion.more.swap_remove(0).result
+    }
+}
+
+/// Whether the kernel cancelled a zero-copy send before it sent anything.
+pub(super) fn zc_was_cancelled(completion: &Completion) -> bool {
+    matches!(
+        send_result(completion).errno(),
+        Some(libc::ECANCELED) | Some(libc::EINTR)
+    )
+}
+
 impl<B: IoBuf> Sealed for SendZc<B> {}
 
 impl<B: IoBuf> OpKind for SendZc<B> {
@@ -89,15 +107,8 @@ impl<B: IoBuf> OpKind for SendZc<B> {
             .build()
     }
 
-    fn complete(self, mut completion: Completion) -> Self::Output {
-        // A linked timeout that cut the send off is reported on the final
-        // completion (`TimedOut`); otherwise the result is the first completion's.
-        let result = if completion.more.is_empty() || completion.timed_out() {
-            completion.result
-        } else {
-            completion.more.swap_remove(0).result
-        };
-        (result.map(|n| n as usize), self.buf)
+    fn complete(self, completion: Completion) -> Self::Output {
+        (zc_result(completion).map(|n| n as usize), self.buf)
     }
 
     fn residue(self) -> B {
@@ -105,9 +116,6 @@ impl<B: IoBuf> OpKind for SendZc<B> {
     }
 
     fn was_cancelled(completion: &Completion) -> bool {
-        matches!(
-            send_result(completion).errno(),
-            Some(libc::ECANCELED) | Some(libc::EINTR)
-        )
+        zc_was_cancelled(completion)
     }
 }

@@ -237,6 +237,14 @@ fn buf_ring_outlives_its_handle_while_a_buffer_is_out() {
     drop(buf);
 }
 
+/// Gives back every held buffer, after checking that nobody wrote into it since it
+/// was taken.
+fn give_back_held(held: &mut Vec<(ProvidedBuf, Vec<u8>)>) {
+    for (buf, copy) in held.drain(..) {
+        assert_eq!(&buf[..], &copy[..], "a held buffer changed");
+    }
+}
+
 /// Byte `i` of the storm's stream: a run that a foreign write would break.
 fn pattern(i: u64) -> u8 {
     (i % 251) as u8
@@ -297,9 +305,7 @@ fn buf_ring_storm_every_buffer_returned_once_and_none_written_while_held() {
                 }
                 2 => {
                     // Give back what is held, after checking nobody wrote into it.
-                    for (buf, copy) in held.drain(..) {
-                        assert_eq!(&buf[..], &copy[..], "a held buffer changed");
-                    }
+                    give_back_held(&mut held);
                 }
                 _ => match incoming.next().await {
                     Some(Ok(buf)) => {
@@ -312,18 +318,14 @@ fn buf_ring_storm_every_buffer_returned_once_and_none_written_while_held() {
                     }
                     Some(Err(err)) => {
                         assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "{err}");
-                        for (buf, copy) in held.drain(..) {
-                            assert_eq!(&buf[..], &copy[..], "a held buffer changed");
-                        }
+                        give_back_held(&mut held);
                         incoming = stream.recv_multi(&group).submit();
                     }
                     None => break,
                 },
             }
         }
-        for (buf, copy) in held.drain(..) {
-            assert_eq!(&buf[..], &copy[..], "a held buffer changed");
-        }
+        give_back_held(&mut held);
         (taken, fates)
     });
     let sent = writer.join().unwrap();

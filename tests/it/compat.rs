@@ -22,6 +22,14 @@ fn pattern(i: u64) -> u8 {
     (i % 251) as u8
 }
 
+/// Asserts that `bytes`, received from stream offset `offset` on, are the pattern.
+fn check_pattern(bytes: &[u8], offset: u64) {
+    for (k, &byte) in bytes.iter().enumerate() {
+        let at = offset + k as u64;
+        assert_eq!(byte, pattern(at), "byte {at} differs");
+    }
+}
+
 fn ring() -> Ring {
     Ring::builder()
         .drop_policy(DropPolicy::Panic)
@@ -61,14 +69,7 @@ fn slow_checking_reader(mut peer: StdUnixStream) -> std::thread::JoinHandle<u64>
             if n == 0 {
                 return got;
             }
-            for (k, &byte) in chunk[..n].iter().enumerate() {
-                assert_eq!(
-                    byte,
-                    pattern(got + k as u64),
-                    "byte {} differs",
-                    got + k as u64
-                );
-            }
+            check_pattern(&chunk[..n], got);
             got += n as u64;
             if got % (64 * 1024) < n as u64 {
                 std::thread::sleep(Duration::from_micros(50));
@@ -109,14 +110,7 @@ fn compat_futures_io_reads_100mb_exactly_once_while_select_drops_reads() {
             if n == 0 {
                 break;
             }
-            for (k, &byte) in chunk[..n].iter().enumerate() {
-                assert_eq!(
-                    byte,
-                    pattern(got + k as u64),
-                    "byte {} differs",
-                    got + k as u64
-                );
-            }
+            check_pattern(&chunk[..n], got);
             got += n as u64;
         }
         (got, dropped_reads)
@@ -258,14 +252,7 @@ fn compat_tokio_reads_100mb_exactly_once_while_select_drops_reads() {
             if n == 0 {
                 break;
             }
-            for (k, &byte) in chunk[..n].iter().enumerate() {
-                assert_eq!(
-                    byte,
-                    pattern(got + k as u64),
-                    "byte {} differs",
-                    got + k as u64
-                );
-            }
+            check_pattern(&chunk[..n], got);
             got += n as u64;
         }
         (got, dropped_reads)

@@ -89,6 +89,36 @@ pub(crate) fn run() -> io::Result<()> {
          hand anything back."
     );
 
+    step("a timeout wrapper: a select that looks at the future first");
+    let before = ring.stats().abandoned;
+    let timed_out = ring.block_on(async {
+        // Nobody connects: the deadline passes with the accept still in the kernel.
+        let accept = listener.accept().submit().complete();
+        with_timeout(&ring, Duration::from_millis(2), accept)
+            .await
+            .is_none()
+    });
+    ring.block_on(ring.sleep(Duration::from_millis(5)))?;
+    let stats = ring.stats();
+    println!(
+        "the wrapper {}: abandoned {} -> {}",
+        if timed_out {
+            "timed out and dropped the accept's future"
+        } else {
+            "returned the accept (unexpected here)"
+        },
+        before,
+        stats.abandoned
+    );
+    println!(
+        "A timeout wrapper (`tokio::time::timeout`, `async_std::future::timeout`) is the\n\
+         same select with the future polled first. When the op is done by the time it\n\
+         looks, the op wins; here it was not, so the wrapper dropped it, and the ring\n\
+         cancelled it in the kernel. Nothing was lost this time, but a connection that\n\
+         arrived between the deadline and that cancel would have been accepted and\n\
+         closed, as in the select above."
+    );
+
     step("race: the loser comes back, still in flight");
     let mut client = ring.block_on(async {
         let accept = listener.accept().submit();
@@ -160,6 +190,15 @@ pub(crate) fn run() -> io::Result<()> {
          only code that waits for the outcome, `cancel().await`, can get the result back."
     );
     Ok(())
+}
+
+/// A timeout wrapper of the usual kind: `None` if `limit` passes first, in which
+/// case `future` is dropped.
+async fn with_timeout<F: Future>(ring: &Ring, limit: Duration, future: F) -> Option<F::Output> {
+    match select_biased(future, ring.sleep(limit)).await {
+        Either::Left(output) => Some(output),
+        Either::Right(_) => None,
+    }
 }
 
 /// Makes the accept and the deadline both happen before the program looks: enters

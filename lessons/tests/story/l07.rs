@@ -34,7 +34,17 @@ fn lesson_07_select_loses_the_connection_race_and_linked_timeout_do_not() {
             "nobody connected: the accept failed with kind TimedOut",
         ],
     );
+    // The timeout wrapper dropped an accept nobody had connected to: counted, and
+    // cancelled in the kernel before it did anything.
+    assert_says(
+        &story,
+        &[
+            "the wrapper timed out and dropped the accept's future: abandoned 1 -> 2",
+            "|   was abandoned; the kernel cancelled it before it did anything",
+        ],
+    );
     assert!(!story.contains("unexpected"), "{story}");
-    // Only the select's accept was abandoned: the race and the timeouts lost nothing.
-    assert_eq!(story.matches("on_abandon said:").count(), 1, "{story}");
+    // Only the select's and the wrapper's accepts were abandoned: the race and the
+    // linked timeouts lost nothing.
+    assert_eq!(story.matches("on_abandon said:").count(), 2, "{story}");
 }
