@@ -197,6 +197,9 @@ struct Ops {
     read: ReadState<Vec<u8>>,
     reading: Option<Box<dyn ReadInFlight>>,
     write: WriteState,
+    /// The stream ended while a write reported done was still in flight: the end is
+    /// reported once the write has finished and the caller had a chance to flush.
+    eof_held: bool,
 }
 
 /// The read side: the buffer, and how much of it was handed out.
@@ -235,6 +238,9 @@ enum WriteState {
     /// A send of bytes already reported written, driven by a task on the ring so
     /// that it goes on (a short send continued) without the caller polling.
     Sending(JoinHandle<(io::Result<()>, Vec<u8>)>),
+    /// That send has finished (`None`: the ring shut down first), and the caller has
+    /// not flushed since: its result waits for the next flush or write.
+    Sent(Option<(io::Result<()>, Vec<u8>)>),
     /// The sending direction is being shut down.
     ShuttingDown(Op<Shutdown>, Vec<u8>),
     /// Shut down; writes fail.
@@ -254,6 +260,7 @@ impl<S: sealed::Sealed> Compat<S> {
                 read: ReadState::Idle(Vec::with_capacity(BUF_LEN)),
                 reading: None,
                 write: WriteState::Idle(Vec::with_capacity(BUF_LEN)),
+                eof_held: false,
             },
         }
     }
@@ -285,10 +292,31 @@ impl<S: ReadSource> Compat<S> {
     /// empty slice at end of stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         loop {
+            if self.ops.eof_held {
+                // With readiness I/O, a peer cannot have read a write (and closed)
+                // before the write call returned; here the end of the stream can
+                // arrive before the caller has seen its last write finish. Callers
+                // that poll the read side before the flush (hyper's connection
+                // does) would take the end for a peer that left mid-message. So the
+                // end waits for the write, then for one more poll.
+                if let WriteState::Sending(task) = &mut self.ops.write {
+                    let outcome = std::task::ready!(task.poll_outcome(cx));
+                    self.ops.write = WriteState::Sent(outcome);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                self.ops.eof_held = false;
+                return Poll::Ready(Ok(&[]));
+            }
             if let Some(reading) = self.ops.reading.as_mut() {
                 let (received, buf) = std::task::ready!(reading.poll(cx));
                 self.ops.reading = None;
                 match received {
+                    Ok(0) if matches!(self.ops.write, WriteState::Sending(_)) => {
+                        self.ops.read = ReadState::Idle(buf);
+                        self.ops.eof_held = true;
+                        continue;
+                    }
                     Ok(0) => {
                         self.ops.read = ReadState::Idle(buf);
                         return Poll::Ready(Ok(&[]));
@@ -349,22 +377,24 @@ impl<S: ReadSource> Compat<S> {
 impl<S: WriteSink> Compat<S> {
     /// Waits for the send in flight, if any, and reports its error.
     fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let WriteState::Sending(send) = &mut self.ops.write {
-            match std::task::ready!(send.poll_outcome(cx)) {
-                Some((sent, buf)) => {
-                    self.ops.write = WriteState::Idle(buf);
-                    sent?;
-                }
-                None => {
-                    self.ops.write = WriteState::Closed(Vec::new());
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "the ring shut down before the write finished",
-                    )));
-                }
+        let outcome = match &mut self.ops.write {
+            WriteState::Sending(send) => std::task::ready!(send.poll_outcome(cx)),
+            WriteState::Sent(outcome) => outcome.take(),
+            _ => return Poll::Ready(Ok(())),
+        };
+        match outcome {
+            Some((sent, buf)) => {
+                self.ops.write = WriteState::Idle(buf);
+                Poll::Ready(sent)
+            }
+            None => {
+                self.ops.write = WriteState::Closed(Vec::new());
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the ring shut down before the write finished",
+                )))
             }
         }
-        Poll::Ready(Ok(()))
     }
 
     fn poll_write_from(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
@@ -397,7 +427,7 @@ impl<S: WriteSink> Compat<S> {
                     "write while the adapter is closing",
                 )))
             }
-            WriteState::Sending(_) | WriteState::Moving => {
+            WriteState::Sending(_) | WriteState::Sent(_) | WriteState::Moving => {
                 unreachable!("flushed above")
             }
         }
@@ -430,7 +460,9 @@ impl<S: WriteSink> Compat<S> {
                     self.ops.write = WriteState::Closed(buf);
                     return Poll::Ready(Ok(()));
                 }
-                WriteState::Sending(_) | WriteState::Moving => unreachable!("flushed above"),
+                WriteState::Sending(_) | WriteState::Sent(_) | WriteState::Moving => {
+                    unreachable!("flushed above")
+                }
             }
         }
     }

@@ -30,6 +30,9 @@ const IORING_ENTER_GETEVENTS: u32 = 1;
 /// Their completion only frees the timespec: the op they are linked to reports the
 /// outcome (`ECANCELED` when the timeout cut it off).
 const LINK_TAG: u64 = 1 << 63 | 1 << 62;
+/// The doorbell another ring rings with `IORING_OP_MSG_RING` after it left a message
+/// in this ring's mailbox (see [`crate::runtime`]).
+pub(crate) const MAIL: u64 = 1 << 63 | 3;
 
 /// How the ring is set up; see [`RingBuilder`](crate::RingBuilder).
 #[derive(Debug, Clone)]
@@ -136,6 +139,8 @@ pub(crate) struct Driver {
     backlog: Vec<(u64, i32, u32)>,
     /// The eventfd read completed while making room: the next `reap` reports a wake.
     woken_in_backlog: bool,
+    /// A mailbox doorbell (`MAIL`) was reaped since the ring last asked.
+    mail: bool,
     /// Timespecs of linked timeouts, which the kernel reads when it takes the entry;
     /// each is freed when its timeout's completion is reaped (leaked if never).
     link_specs: Vec<Option<Box<types::Timespec>>>,
@@ -214,6 +219,7 @@ impl Driver {
             wake_armed: false,
             backlog: Vec::new(),
             woken_in_backlog: false,
+            mail: false,
             link_specs: Vec::new(),
             free_specs: Vec::new(),
             kernel: config.kernel.unwrap_or_else(kernel_release),
@@ -479,6 +485,8 @@ impl Driver {
                 // before the ring next waits, and only then.
                 self.wake_armed = false;
                 self.woken_in_backlog = true;
+            } else if cqe.user_data() == MAIL {
+                self.mail = true;
             } else if cqe.user_data() != CANCEL {
                 self.backlog
                     .push((cqe.user_data(), cqe.result(), cqe.flags()));
@@ -539,6 +547,8 @@ impl Driver {
                     self.wake_armed = false;
                 } else if user_data & LINK_TAG == LINK_TAG {
                     released_specs.push((user_data & !LINK_TAG) as usize);
+                } else if user_data == MAIL {
+                    self.mail = true;
                 } else if user_data != CANCEL {
                     on_op(user_data, cqe.result(), cqe.flags());
                 }
@@ -560,6 +570,26 @@ impl Driver {
                 return woken;
             }
         }
+    }
+
+    /// Whether a mailbox doorbell was reaped since the last call.
+    pub(crate) fn take_mail(&mut self) -> bool {
+        std::mem::take(&mut self.mail)
+    }
+
+    /// A second descriptor of this io_uring instance, for other threads to address
+    /// it with `IORING_OP_MSG_RING`. It keeps the instance alive, so its number can
+    /// never come to name another file while they hold it.
+    pub(crate) fn dup_ring_fd(&self) -> io::Result<OwnedFd> {
+        // SAFETY: fcntl(2) with F_DUPFD_CLOEXEC takes no pointer; the ring's
+        // descriptor is open while the driver lives, and a non-negative result is a
+        // new descriptor nobody else owns.
+        let fd = unsafe { libc::fcntl(self.ring.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above: `fd` is new and ours alone.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
     /// Delivers a completion of the backlog (never the eventfd read's).

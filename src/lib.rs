@@ -318,6 +318,7 @@ pub mod net;
 pub mod op;
 mod race;
 mod ring;
+pub mod runtime;
 pub mod scope;
 mod table;
 mod token;

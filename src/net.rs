@@ -21,7 +21,7 @@ pub(crate) mod addr;
 pub(crate) mod ancillary;
 pub(crate) mod split;
 mod stream;
-mod tcp;
+pub(crate) mod tcp;
 mod udp;
 mod unix;
 

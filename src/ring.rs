@@ -22,6 +22,7 @@ use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
 use crate::exec::{Executor, JoinHandle};
 use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
+use crate::runtime::mailbox::MailSlot;
 use crate::table::{CancelStep, OpId, Orphan, Polled, PolledItem, Reaped, Report, Stored, Table};
 use crate::token::{Op, Sleep};
 use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
@@ -234,6 +235,18 @@ impl Ring {
         Nop::new(self).submit()
     }
 
+    /// Opens this ring's mailbox: values of type `M` that any thread can send here
+    /// through its [`Address`](crate::runtime::Address), with `IORING_OP_MSG_RING`
+    /// as the doorbell. See [`runtime`](crate::runtime).
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` if the ring has a mailbox already (one per ring); the ring's
+    /// shut-down error if it has shut down; `dup(2)`'s errors.
+    pub fn mailbox<M: Send + 'static>(&self) -> io::Result<crate::runtime::Mailbox<M>> {
+        crate::runtime::Mailbox::open(self)
+    }
+
     /// Starts a kernel timer that fires after `duration`.
     ///
     /// A timer is not a resource, so [`Sleep`] is not linear: it is a future to
@@ -416,6 +429,7 @@ impl RingBuilder {
             released: Cell::new(Vec::new()),
             next_group: Cell::new(0),
             free_groups: RefCell::new(Vec::new()),
+            mail: MailSlot::default(),
         };
         Ok(Ring {
             inner: Rc::new(inner),
@@ -501,9 +515,24 @@ pub(crate) struct Inner {
     next_group: Cell<u16>,
     /// Ids of provided buffer rings that were unregistered, for reuse.
     free_groups: RefCell<Vec<u16>>,
+    /// The ring's mailbox, if it has one (see `runtime`).
+    mail: MailSlot,
 }
 
 impl Inner {
+    /// What the ring knows of its mailbox.
+    pub(crate) fn mail(&self) -> &MailSlot {
+        &self.mail
+    }
+
+    /// A second descriptor of the ring's io_uring instance, for `MSG_RING` senders.
+    pub(crate) fn dup_ring_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        match self.driver.borrow().as_ref() {
+            Some(driver) => driver.dup_ring_fd(),
+            None => Err(Error::shut_down("mailbox").into()),
+        }
+    }
+
     /// The registry of the ring's proof-carrying scopes.
     pub(crate) fn scopes(&self) -> &crate::scope::Registry {
         &self.scopes
@@ -991,9 +1020,15 @@ impl Inner {
                 }
             });
         }
+        let mail = driver.take_mail();
         // Releasing an op's data and waking run user code (a buffer's drop, a
         // waker): no borrow may be held.
         drop(guard);
+        if mail {
+            if let Some(waker) = self.mail.take_waker() {
+                wakers.get_or_insert_with(|| self.wakers.take()).push(waker);
+            }
+        }
         Counters::add(&self.counters.completed, completed);
         Counters::add(&self.counters.cancelled, cancelled);
         // The main future's wake is a flag: set it before any user code runs.
@@ -1082,6 +1117,11 @@ impl Inner {
             for task in tasks {
                 catch_user(&mut panicked, || drop(task));
             }
+        }
+        // Values sent to this ring that nobody will receive now: dropped (closing
+        // the descriptors among them), and later sends come back to their senders.
+        if let Some(payload) = self.mail.close() {
+            keep_first(&mut panicked, payload);
         }
         let cancels = self.table.borrow_mut().cancel_all();
         if let Some(driver) = self.driver.borrow_mut().as_mut() {

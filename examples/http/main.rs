@@ -4,9 +4,10 @@
 //! Timeout`), a header limit (`431 Request Header Fields Too Large`). Every request
 //! gets a short `text/plain` answer naming its method and target.
 //!
-//! With `--threads N` it runs N threads, each with its own ring and its own
-//! `SO_REUSEPORT` listener on the same address, and the kernel spreads the
-//! connections over them; nothing is shared between the threads.
+//! With `--threads N` it runs N threads (a `linear_uring::runtime::Runtime`), each
+//! with its own ring and its own `SO_REUSEPORT` listener on the same address, and
+//! the kernel spreads the connections over them; nothing is shared between the
+//! threads.
 //!
 //! Run it with `cargo run --release --example http -- --addr 127.0.0.1:8080`, then
 //! `curl -v http://127.0.0.1:8080/hello http://127.0.0.1:8080/again` (one
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
+use linear_uring::runtime::{Runtime, Worker};
 use linear_uring::{DropPolicy, Ring};
 
 use server::{Config, Counters};
@@ -37,47 +39,45 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let workers: Vec<_> = (0..threads)
-        .map(|i| {
-            std::thread::spawn(move || -> std::io::Result<()> {
-                let ring = Ring::builder()
-                    .drop_policy(DropPolicy::Reclaim)
-                    .build()
-                    .map_err(std::io::Error::other)?;
-                let listener = server::reuseport_listener(&ring, addr)?;
-                if i == 0 {
-                    println!(
-                        "http: listening on {} with {threads} thread(s)",
-                        listener.local_addr()?
-                    );
-                }
-                let counters = Rc::new(Counters::default());
-                let stop = Rc::new(Cell::new(false));
-                ring.block_on(server::serve(
-                    ring.clone(),
-                    listener,
-                    config,
-                    counters,
-                    stop,
-                ))
-            })
-        })
-        .collect();
-    let mut failed = false;
-    for worker in workers {
-        match worker.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
+    let runtime = Runtime::builder()
+        .threads(threads)
+        .ring(Ring::builder().drop_policy(DropPolicy::Reclaim))
+        .listen(addr)
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("http: cannot listen on {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "http: listening on {} with {threads} thread(s)",
+        runtime.local_addr().expect("the runtime listens")
+    );
+    let served = runtime.run(|worker: Worker<()>| async move {
+        let listener = worker.take_listener().expect("a listener per thread");
+        let counters = Rc::new(Counters::default());
+        let stop = Rc::new(Cell::new(false));
+        server::serve(worker.ring().clone(), listener, config, counters, stop).await
+    });
+    match served {
+        Ok(results) => {
+            let mut failed = false;
+            for err in results.into_iter().filter_map(Result::err) {
                 eprintln!("http: {err}");
                 failed = true;
             }
-            Err(_) => failed = true,
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+        Err(err) => {
+            eprintln!("http: {err}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -50,6 +50,22 @@ impl TcpListener {
         Ok(listener)
     }
 
+    /// Binds a listener to `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`), so that
+    /// several listeners (one per ring, one per thread) share the port and the kernel
+    /// spreads incoming connections over them. Port 0 picks a free port; bind the
+    /// other listeners to the address this one reports.
+    ///
+    /// [`Runtime`](crate::runtime::Runtime) makes one per thread with
+    /// [`listen`](crate::runtime::RuntimeBuilder::listen).
+    ///
+    /// # Errors
+    ///
+    /// As `socket(2)`, `setsockopt(2)`, `bind(2)` and `listen(2)`: `AddrInUse` if a
+    /// socket without `SO_REUSEPORT`, or of another user, holds the port.
+    pub fn bind_reuse_port(ring: &Ring, addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::from_std(ring, reuse_port_listener(addr)?)
+    }
+
     /// Wraps a `std` listener (made blocking: the ring waits for it).
     ///
     /// # Errors
@@ -244,3 +260,34 @@ impl Stream for TcpStream {
 }
 
 crate::fd::impl_fd_traits!(TcpListener, TcpStream);
+
+/// A `std` listener on `addr` with `SO_REUSEPORT` and `SO_REUSEADDR` set before the
+/// bind, listening with the library's backlog.
+pub(crate) fn reuse_port_listener(addr: SocketAddr) -> io::Result<net::TcpListener> {
+    use std::os::fd::AsRawFd;
+    let fd = socket(addr::domain(&addr), libc::SOCK_STREAM)?;
+    let one: libc::c_int = 1;
+    for option in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        // SAFETY: setsockopt(2) on a live descriptor, reading a live c_int of the
+        // length given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let raw = RawAddr::from(addr);
+    // SAFETY: bind(2) reads `raw.len` bytes of a live sockaddr_storage.
+    if unsafe { libc::bind(fd.as_raw_fd(), raw.as_ptr(), raw.len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    set_backlog(fd.as_fd())?;
+    Ok(net::TcpListener::from(fd))
+}

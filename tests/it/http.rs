@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use linear_uring::net::TcpListener;
 use linear_uring::{DropPolicy, Ring};
 
 use crate::fds::FdCheck;
@@ -38,7 +39,7 @@ impl Server {
                 .build()
                 .unwrap();
             let listener =
-                server::reuseport_listener(&ring, "127.0.0.1:0".parse().unwrap()).unwrap();
+                TcpListener::bind_reuse_port(&ring, "127.0.0.1:0".parse().unwrap()).unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let counters = Rc::new(server::Counters::default());
             let stop = Rc::new(Cell::new(false));

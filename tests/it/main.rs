@@ -22,6 +22,8 @@ mod fs_support;
 mod halt;
 mod holes;
 mod http;
+#[cfg(feature = "tokio")]
+mod http_hyper;
 mod multishot;
 mod net_split;
 mod net_tcp;
@@ -31,6 +33,7 @@ mod poll;
 mod probe;
 mod proxy;
 mod regressions;
+mod runtime;
 mod scope;
 mod select;
 mod send_zc;

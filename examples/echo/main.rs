@@ -16,10 +16,20 @@
 //! the ring when the send hands it back and it is dropped. When the ring runs out of
 //! buffers (`ENOBUFS`) the receive ends and the task re-arms it.
 //!
+//! With `--threads N` (N > 1) the server runs on a thread-per-core
+//! `linear_uring::runtime::Runtime`: N threads, each with its own ring and its own
+//! `SO_REUSEPORT` listener, the clients on a thread of their own; each server thread
+//! is told to stop by a message in its mailbox (`IORING_OP_MSG_RING`), raced
+//! against its accept. With `--hand-off` as well, thread 0 alone accepts and hands
+//! the connections round-robin to the other threads through their mailboxes, as
+//! descriptors.
+//!
 //! Run it with `cargo run --release --example echo -- --connections 100`, optionally
-//! with `--messages M` (messages per connection, default 10) and `--mode multishot`
-//! (default `single`). It prints one summary line and exits non-zero if any echo
-//! differs from what was sent.
+//! with `--messages M` (messages per connection, default 10), `--mode multishot`
+//! (default `single`), `--threads N` (default 1) and `--hand-off`. It prints one
+//! summary line and exits non-zero if any echo differs from what was sent.
+
+mod threads;
 
 use std::cell::Cell;
 use std::io;
@@ -33,13 +43,13 @@ use linear_uring::net::{TcpListener, TcpStream};
 use linear_uring::{race, CancelOutcome, DropPolicy, Raced, Ring};
 
 /// Bytes per message.
-const MESSAGE_LEN: usize = 1024;
+pub(crate) const MESSAGE_LEN: usize = 1024;
 /// How often the accept loop looks at its stop flag.
 const TICK: Duration = Duration::from_millis(5);
 
 /// How the server takes connections and bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// One accept per connection, one receive per message, into the task's buffer.
     Single,
     /// One multishot accept, one multishot receive per connection over a buffer ring.
@@ -47,19 +57,35 @@ enum Mode {
 }
 
 /// Buffers in the multishot server's ring, shared by every connection.
-const RING_BUFFERS: u16 = 256;
+pub(crate) const RING_BUFFERS: u16 = 256;
+
+/// The command line.
+#[derive(Debug, Clone, Copy)]
+struct Args {
+    connections: usize,
+    messages: usize,
+    mode: Mode,
+    threads: usize,
+    hand_off: bool,
+}
 
 fn main() -> ExitCode {
-    let (connections, messages, mode) = match parse_args() {
+    let args = match parse_args() {
         Ok(args) => args,
         Err(msg) => {
             eprintln!(
-                "{msg}\nusage: echo [--connections N] [--messages M] [--mode single|multishot]"
+                "{msg}\nusage: echo [--connections N] [--messages M] [--mode single|multishot] \
+                 [--threads N] [--hand-off]"
             );
             return ExitCode::from(2);
         }
     };
-    match run(connections, messages, mode) {
+    let outcome = if args.threads > 1 {
+        threads::run(args)
+    } else {
+        run(args.connections, args.messages, args.mode)
+    };
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -70,14 +96,24 @@ fn main() -> ExitCode {
 }
 
 /// `--connections N` (default 10), `--messages M` (default 10), `--mode single` or
-/// `--mode multishot` (default single).
-fn parse_args() -> Result<(usize, usize, Mode), String> {
-    let (mut connections, mut messages, mut mode) = (10, 10, Mode::Single);
+/// `--mode multishot` (default single), `--threads N` (default 1), `--hand-off`.
+fn parse_args() -> Result<Args, String> {
+    let mut parsed = Args {
+        connections: 10,
+        messages: 10,
+        mode: Mode::Single,
+        threads: 1,
+        hand_off: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--hand-off" {
+            parsed.hand_off = true;
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         if flag == "--mode" {
-            mode = match value.as_str() {
+            parsed.mode = match value.as_str() {
                 "single" => Mode::Single,
                 "multishot" => Mode::Multishot,
                 other => return Err(format!("--mode: single or multishot, not {other}")),
@@ -88,12 +124,16 @@ fn parse_args() -> Result<(usize, usize, Mode), String> {
             .parse()
             .map_err(|_| format!("{flag}: not a number: {value}"))?;
         match flag.as_str() {
-            "--connections" => connections = n,
-            "--messages" => messages = n,
+            "--connections" => parsed.connections = n,
+            "--messages" => parsed.messages = n,
+            "--threads" => parsed.threads = n.max(1),
             _ => return Err(format!("unknown argument: {flag}")),
         }
     }
-    Ok((connections, messages, mode))
+    if parsed.hand_off && parsed.threads < 2 {
+        return Err("--hand-off needs --threads 2 or more".to_owned());
+    }
+    Ok(parsed)
 }
 
 /// Runs the server and the clients; `Ok(false)` if any echo was wrong.
@@ -233,7 +273,7 @@ async fn incoming_loop(
 
 /// Echoes with a multishot receive: each item is a buffer of the ring holding what
 /// arrived, sent back as it is and returned to the ring when dropped.
-async fn echo_multishot(stream: TcpStream, group: BufRing) -> io::Result<u64> {
+pub(crate) async fn echo_multishot(stream: TcpStream, group: BufRing) -> io::Result<u64> {
     stream.set_nodelay(true)?;
     let mut echoed = 0;
     'rearm: loop {
@@ -263,7 +303,7 @@ async fn echo_multishot(stream: TcpStream, group: BufRing) -> io::Result<u64> {
 }
 
 /// Echoes everything it receives until the client closes; resolves to the byte count.
-async fn echo(stream: TcpStream) -> io::Result<u64> {
+pub(crate) async fn echo(stream: TcpStream) -> io::Result<u64> {
     stream.set_nodelay(true)?;
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut echoed = 0;
@@ -286,7 +326,12 @@ async fn echo(stream: TcpStream) -> io::Result<u64> {
 }
 
 /// Connects, then sends `messages` messages one at a time, checking each echo.
-async fn client(ring: Ring, addr: SocketAddr, id: usize, messages: usize) -> io::Result<()> {
+pub(crate) async fn client(
+    ring: Ring,
+    addr: SocketAddr,
+    id: usize,
+    messages: usize,
+) -> io::Result<()> {
     let stream = TcpStream::connect(&ring, addr)?.submit().complete().await?;
     stream.set_nodelay(true)?;
     let mut reply = Vec::with_capacity(MESSAGE_LEN);
