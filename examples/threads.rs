@@ -26,11 +26,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(String::from_utf8_lossy(&buf).into_owned())
         } else {
             let theirs = UnixStream::from_std(&ring, worker.recv().await)?;
-            let (sent, _) = theirs.send(b"hello from thread 1").submit().complete().await;
+            let answer = theirs.send(b"hello from thread 1").submit();
+            let (sent, _) = answer.complete().await;
             sent?;
             Ok::<_, std::io::Error>(String::new())
         }
     })?;
-    println!("thread 0 heard: {:?}", heard[0].as_ref().map_err(|e| e.to_string())?);
+    let heard = heard[0].as_ref().map_err(|e| e.to_string())?;
+    println!("thread 0 heard: {heard:?}");
     Ok(())
 }
