@@ -74,37 +74,44 @@ fn pin_to(cpu: usize) {
 
 /// A server thread: binds, reports its address, serves `connections` connections
 /// until the client closes them all.
-fn start_server(connections: usize, serve: Server) -> (SocketAddr, JoinHandle<io::Result<()>>) {
+fn start_server(
+    connections: usize,
+    serve: Server,
+    pin: bool,
+) -> (SocketAddr, JoinHandle<io::Result<()>>) {
     let (tx, rx) = mpsc::channel();
     let server = thread::spawn(move || {
-        pin_to(SERVER_CPU);
+        if pin {
+            pin_to(SERVER_CPU);
+        }
         serve(connections, tx)
     });
     let addr = rx.recv().expect("the server thread failed before binding");
     (addr, server)
 }
 
-fn linear_uring_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
-    use linear_uring::net::{TcpListener, TcpStream};
-
-    async fn echo(stream: TcpStream) -> io::Result<()> {
-        stream.set_nodelay(true)?;
-        let mut buf = Vec::with_capacity(4096);
-        loop {
-            // A recv appends after the buffer's bytes: clear it so that its
-            // length is what this recv received.
-            buf.clear();
-            let (received, back) = stream.recv(buf).submit().complete().await;
-            buf = back;
-            if received? == 0 {
-                break;
-            }
-            let (sent, back) = stream.send_all(buf).await;
-            buf = back;
-            sent?;
+/// The linear-uring echo of one connection: receive into a buffer, send it all back.
+async fn linear_uring_echo(stream: linear_uring::net::TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        // A recv appends after the buffer's bytes: clear it so that its
+        // length is what this recv received.
+        buf.clear();
+        let (received, back) = stream.recv(buf).submit().complete().await;
+        buf = back;
+        if received? == 0 {
+            break;
         }
-        stream.close().await
+        let (sent, back) = stream.send_all(buf).await;
+        buf = back;
+        sent?;
     }
+    stream.close().await
+}
+
+fn linear_uring_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    use linear_uring::net::TcpListener;
 
     let ring = Ring::new().map_err(io::Error::other)?;
     let listener = TcpListener::bind(&ring, "127.0.0.1:0")?;
@@ -113,7 +120,7 @@ fn linear_uring_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) ->
         let mut handlers = Vec::with_capacity(connections);
         for _ in 0..connections {
             let (stream, _peer) = listener.accept().submit().complete().await?;
-            handlers.push(ring.spawn(echo(stream)));
+            handlers.push(ring.spawn(linear_uring_echo(stream)));
         }
         for handler in handlers {
             handler.await?;
@@ -213,6 +220,129 @@ fn tokio_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Re
     })
 }
 
+/// The thread-per-core server: a `Runtime` of `threads` rings, each with its own
+/// `SO_REUSEPORT` listener, accepting (raced against its mailbox) and echoing. The
+/// echo task that sees the last connection close tells every thread to stop, by a
+/// message to its mailbox.
+fn linear_uring_runtime_server(
+    threads: usize,
+    connections: usize,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use linear_uring::runtime::{Runtime, Worker};
+    use linear_uring::{race, CancelOutcome, Raced};
+
+    let runtime = Runtime::builder()
+        .threads(threads)
+        .listen("127.0.0.1:0".parse().expect("an address"))
+        .build()?;
+    addr_tx
+        .send(runtime.local_addr().expect("listening"))
+        .expect("client gone");
+    let closed = Arc::new(AtomicUsize::new(0));
+    let served = runtime.run(|worker: Worker<()>| {
+        let closed = closed.clone();
+        async move {
+            let ring = worker.ring().clone();
+            let listener = worker.take_listener().expect("a listener per thread");
+            let serve = |stream| {
+                let (closed, peers) = (closed.clone(), worker.peers().to_vec());
+                let ring = ring.clone();
+                ring.clone().spawn(async move {
+                    let echoed = linear_uring_echo(stream).await;
+                    if closed.fetch_add(1, Ordering::SeqCst) + 1 == connections {
+                        for peer in &peers {
+                            let stop = peer.send(&ring, ()).complete().await;
+                            stop.map_err(|undelivered| undelivered.into_parts().0)?;
+                        }
+                    }
+                    echoed
+                })
+            };
+            let mut handlers = Vec::new();
+            let mut accept = listener.accept().submit();
+            loop {
+                match race(accept, worker.recv()).await {
+                    Raced::First(accepted, _stop) => {
+                        handlers.push(serve(accepted?.0));
+                        accept = listener.accept().submit();
+                    }
+                    Raced::Second(pending, ()) => {
+                        if let CancelOutcome::Completed(accepted) = pending.cancel().await {
+                            handlers.push(serve(accepted?.0));
+                        }
+                        break;
+                    }
+                }
+            }
+            for handler in handlers {
+                handler.await?;
+            }
+            listener.close().await
+        }
+    })?;
+    served.into_iter().collect()
+}
+
+fn linear_uring_runtime_1(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    linear_uring_runtime_server(1, connections, addr_tx)
+}
+
+fn linear_uring_runtime_2(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    linear_uring_runtime_server(2, connections, addr_tx)
+}
+
+/// The peer: tokio's multi-thread runtime with `threads` workers and one listener.
+fn tokio_multi_thread_server(
+    threads: usize,
+    connections: usize,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn echo(mut stream: TcpStream) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        let mut buf = vec![0; 4096];
+        loop {
+            let received = stream.read(&mut buf).await?;
+            if received == 0 {
+                return Ok(());
+            }
+            stream.write_all(&buf[..received]).await?;
+        }
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        addr_tx.send(listener.local_addr()?).expect("client gone");
+        let mut handlers = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            let (stream, _peer) = listener.accept().await?;
+            handlers.push(tokio::spawn(echo(stream)));
+        }
+        for handler in handlers {
+            handler.await??;
+        }
+        Ok(())
+    })
+}
+
+fn tokio_multi_thread_1(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    tokio_multi_thread_server(1, connections, addr_tx)
+}
+
+fn tokio_multi_thread_2(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    tokio_multi_thread_server(2, connections, addr_tx)
+}
+
 /// One client connection: its message, and how much of the echo is back.
 struct Conn {
     stream: TcpStream,
@@ -275,10 +405,13 @@ struct Client {
     conns: Vec<Conn>,
     events: Vec<libc::epoll_event>,
     round_trips: u64,
+    /// `epoll_wait`'s timeout: 0 spins (the client has a core of its own), -1
+    /// sleeps (it shares the cores with the servers' threads).
+    wait_ms: libc::c_int,
 }
 
 impl Client {
-    fn connect(addr: SocketAddr, connections: usize) -> Client {
+    fn connect(addr: SocketAddr, connections: usize, wait_ms: libc::c_int) -> Client {
         // SAFETY: epoll_create1(2) takes no pointer; a non-negative result is a new
         // descriptor that nothing else owns.
         let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -320,6 +453,7 @@ impl Client {
             conns,
             events: vec![libc::epoll_event { events: 0, u64: 0 }; connections],
             round_trips: 0,
+            wait_ms,
         }
     }
 
@@ -368,7 +502,7 @@ impl Client {
                 self.epoll.as_raw_fd(),
                 self.events.as_mut_ptr(),
                 self.events.len() as libc::c_int,
-                0,
+                self.wait_ms,
             )
         };
         if n < 0 {
@@ -412,8 +546,8 @@ fn echo(c: &mut Criterion) {
     ];
     for connections in CONNECTIONS {
         for (name, serve) in servers {
-            let (addr, server) = start_server(connections, serve);
-            let mut client = Client::connect(addr, connections);
+            let (addr, server) = start_server(connections, serve, true);
+            let mut client = Client::connect(addr, connections, 0);
             let (mut wall, mut server_cpu) = (Duration::ZERO, Duration::ZERO);
             group.bench_function(BenchmarkId::new(name, connections), |b| {
                 b.iter_custom(|iters| {
@@ -445,5 +579,89 @@ fn echo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, echo);
+/// CPU time (user and system) of the whole process so far.
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live timespec for the call to fill in.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime: {}", io::Error::last_os_error());
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time (user and system) of the calling thread so far.
+fn own_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live timespec for the call to fill in.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime: {}", io::Error::last_os_error());
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The servers on every core: 1 and 2 threads, 50 connections, nothing pinned, the
+/// client sleeping in `epoll_wait` (it shares the two cores with the servers'
+/// threads). The server CPU is the process's minus the client thread's.
+fn echo_threads(c: &mut Criterion) {
+    // Undo the pinning of the group above: the scheduler places every thread here.
+    // SAFETY: `set` is a live cpu_set_t that CPU_SET fills in (each `cpu` is below
+    // CPU_SETSIZE) and sched_setaffinity(2) only reads.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+        for cpu in 0..cpus.min(libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    let mut group = c.benchmark_group("echo_threads");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(ROUND_TRIPS));
+    const CONNECTIONS: usize = 50;
+    let servers: [(&str, usize, Server); 4] = [
+        ("tokio-multi-thread", 1, tokio_multi_thread_1),
+        ("linear-uring-runtime", 1, linear_uring_runtime_1),
+        ("tokio-multi-thread", 2, tokio_multi_thread_2),
+        ("linear-uring-runtime", 2, linear_uring_runtime_2),
+    ];
+    for (name, threads, serve) in servers {
+        let (addr, server) = start_server(CONNECTIONS, serve, false);
+        let mut client = Client::connect(addr, CONNECTIONS, -1);
+        let (mut wall, mut server_cpu) = (Duration::ZERO, Duration::ZERO);
+        group.bench_function(BenchmarkId::new(name, threads), |b| {
+            b.iter_custom(|iters| {
+                let before = process_cpu_time() - own_cpu_time();
+                let start = Instant::now();
+                client.run(iters * ROUND_TRIPS);
+                let elapsed = start.elapsed();
+                wall += elapsed;
+                server_cpu += process_cpu_time() - own_cpu_time() - before;
+                elapsed
+            })
+        });
+        eprintln!(
+            "echo_threads/{name}/{threads}: server CPU {:.2} us per round trip ({} round \
+             trips, {:.0} k/s)",
+            server_cpu.as_secs_f64() * 1e6 / client.round_trips as f64,
+            client.round_trips,
+            client.round_trips as f64 / wall.as_secs_f64() / 1e3,
+        );
+        client.drain();
+        drop(client);
+        server
+            .join()
+            .expect("the server panicked")
+            .expect("the server failed");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, echo, echo_threads);
 criterion_main!(benches);

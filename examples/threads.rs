@@ -5,7 +5,7 @@
 //! the send would hand it back.
 //!
 //! Run it with `cargo run --example threads`. A full server on the same runtime is
-//! `examples/echo.rs --threads N [--hand-off]`.
+//! `examples/echo` with `--threads N [--hand-off]`.
 
 use std::os::unix::net::UnixStream as StdUnixStream;
 

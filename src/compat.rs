@@ -18,6 +18,14 @@
 //! not anybody polls the adapter (a write followed by a read, with no flush, works
 //! as with a socket).
 //!
+//! With readiness I/O, a peer cannot read a write (and close) before the write call
+//! returned; here the end of the stream can arrive while the caller's last write is
+//! still in flight. A caller that polls its read side before its flush (hyper's
+//! connection does) would take the end for a peer that left mid-message. So the end
+//! of the stream is reported only once the write in flight has finished, and after
+//! one more poll, in which the caller can flush it. A peer that half-closes and then
+//! stops reading thus delays the end until the write fails or the ring shuts down.
+//!
 //! Dropping the adapter with a receive in flight cancels it, in a task spawned on
 //! the ring, and with a send in flight lets it finish: nothing goes through the drop
 //! policy, nothing leaks. A send to a peer that never reads holds the descriptor
@@ -197,9 +205,20 @@ struct Ops {
     read: ReadState<Vec<u8>>,
     reading: Option<Box<dyn ReadInFlight>>,
     write: WriteState,
-    /// The stream ended while a write reported done was still in flight: the end is
-    /// reported once the write has finished and the caller had a chance to flush.
-    eof_held: bool,
+    /// Where a held end of the stream is; see the module docs.
+    eof: EofHold,
+}
+
+/// The end of the stream, received while a write reported done was in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EofHold {
+    /// Not received, or reported.
+    None,
+    /// Received; held until the write in flight has finished.
+    Waiting,
+    /// The write has finished; reported at the next poll, after the caller had the
+    /// chance to flush.
+    Offered,
 }
 
 /// The read side: the buffer, and how much of it was handed out.
@@ -238,9 +257,6 @@ enum WriteState {
     /// A send of bytes already reported written, driven by a task on the ring so
     /// that it goes on (a short send continued) without the caller polling.
     Sending(JoinHandle<(io::Result<()>, Vec<u8>)>),
-    /// That send has finished (`None`: the ring shut down first), and the caller has
-    /// not flushed since: its result waits for the next flush or write.
-    Sent(Option<(io::Result<()>, Vec<u8>)>),
     /// The sending direction is being shut down.
     ShuttingDown(Op<Shutdown>, Vec<u8>),
     /// Shut down; writes fail.
@@ -260,7 +276,7 @@ impl<S: sealed::Sealed> Compat<S> {
                 read: ReadState::Idle(Vec::with_capacity(BUF_LEN)),
                 reading: None,
                 write: WriteState::Idle(Vec::with_capacity(BUF_LEN)),
-                eof_held: false,
+                eof: EofHold::None,
             },
         }
     }
@@ -292,21 +308,31 @@ impl<S: ReadSource> Compat<S> {
     /// empty slice at end of stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         loop {
-            if self.ops.eof_held {
-                // With readiness I/O, a peer cannot have read a write (and closed)
-                // before the write call returned; here the end of the stream can
-                // arrive before the caller has seen its last write finish. Callers
-                // that poll the read side before the flush (hyper's connection
-                // does) would take the end for a peer that left mid-message. So the
-                // end waits for the write, then for one more poll.
-                if let WriteState::Sending(task) = &mut self.ops.write {
-                    let outcome = std::task::ready!(task.poll_outcome(cx));
-                    self.ops.write = WriteState::Sent(outcome);
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+            match self.ops.eof {
+                EofHold::None => {}
+                EofHold::Waiting => {
+                    let in_flight = match &self.ops.write {
+                        // Waiting here leaves the task's waker to the writer (a split
+                        // half may be flushing).
+                        WriteState::Sending(task) => {
+                            std::task::ready!(task.poll_finished(cx));
+                            true
+                        }
+                        _ => false,
+                    };
+                    if in_flight {
+                        // Finished, not yet flushed: one poll for the caller's flush.
+                        self.ops.eof = EofHold::Offered;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    self.ops.eof = EofHold::None;
+                    return Poll::Ready(Ok(&[]));
                 }
-                self.ops.eof_held = false;
-                return Poll::Ready(Ok(&[]));
+                EofHold::Offered => {
+                    self.ops.eof = EofHold::None;
+                    return Poll::Ready(Ok(&[]));
+                }
             }
             if let Some(reading) = self.ops.reading.as_mut() {
                 let (received, buf) = std::task::ready!(reading.poll(cx));
@@ -314,7 +340,7 @@ impl<S: ReadSource> Compat<S> {
                 match received {
                     Ok(0) if matches!(self.ops.write, WriteState::Sending(_)) => {
                         self.ops.read = ReadState::Idle(buf);
-                        self.ops.eof_held = true;
+                        self.ops.eof = EofHold::Waiting;
                         continue;
                     }
                     Ok(0) => {
@@ -379,7 +405,6 @@ impl<S: WriteSink> Compat<S> {
     fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let outcome = match &mut self.ops.write {
             WriteState::Sending(send) => std::task::ready!(send.poll_outcome(cx)),
-            WriteState::Sent(outcome) => outcome.take(),
             _ => return Poll::Ready(Ok(())),
         };
         match outcome {
@@ -427,7 +452,7 @@ impl<S: WriteSink> Compat<S> {
                     "write while the adapter is closing",
                 )))
             }
-            WriteState::Sending(_) | WriteState::Sent(_) | WriteState::Moving => {
+            WriteState::Sending(_) | WriteState::Moving => {
                 unreachable!("flushed above")
             }
         }
@@ -460,7 +485,7 @@ impl<S: WriteSink> Compat<S> {
                     self.ops.write = WriteState::Closed(buf);
                     return Poll::Ready(Ok(()));
                 }
-                WriteState::Sending(_) | WriteState::Sent(_) | WriteState::Moving => {
+                WriteState::Sending(_) | WriteState::Moving => {
                     unreachable!("flushed above")
                 }
             }

@@ -356,7 +356,7 @@ impl Driver {
     /// Whether completions wait in the backlog: the executor must reap them before
     /// it waits for new ones.
     pub(crate) fn has_backlog(&self) -> bool {
-        !self.backlog.is_empty() || self.woken_in_backlog
+        !self.backlog.is_empty() || self.woken_in_backlog || self.mail
     }
 
     /// Re-arms the eventfd read if it is not in flight (a failed re-arm, or a read
@@ -767,5 +767,30 @@ mod tests {
             return;
         }
         assert_eq!(armed, 1);
+    }
+
+    #[test]
+    fn driver_doorbell_reaped_while_making_room_keeps_the_ring_from_sleeping() {
+        let mut driver = driver();
+        let fd = driver.dup_ring_fd().unwrap();
+        // A doorbell this ring rings for itself, as another ring would.
+        let sqe = opcode::MsgRingData::new(types::Fd(fd.as_raw_fd()), 0, MAIL, None)
+            .build()
+            .user_data(CANCEL);
+        // SAFETY: a data message carries no pointer; `fd` outlives the submission.
+        unsafe { driver.push(&sqe) }.unwrap();
+        driver.enter(true).unwrap();
+        // Reaped while making room, as `make_room` does when the kernel is busy.
+        driver.reap_into_backlog();
+        assert!(
+            driver.has_backlog(),
+            "a pending doorbell must stop the ring from waiting"
+        );
+        driver.reap(false, |user_data, _, _| {
+            panic!("no op was submitted, got {user_data:#x}")
+        });
+        assert!(driver.take_mail());
+        assert!(!driver.has_backlog());
+        assert!(!driver.take_mail(), "a doorbell is reported once");
     }
 }

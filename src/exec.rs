@@ -193,6 +193,7 @@ impl Executor {
         let join = Rc::new(JoinState {
             output: RefCell::new(None),
             waker: RefCell::new(None),
+            watcher: RefCell::new(None),
             dropped: Cell::new(false),
         });
         let guard = JoinGuard(join.clone());
@@ -358,6 +359,9 @@ impl fmt::Debug for Executor {
 struct JoinState<T> {
     output: RefCell<Option<T>>,
     waker: RefCell<Option<Waker>>,
+    /// A second waiter that only wants to know when the task is gone (see
+    /// `poll_finished`), so that it does not take the first one's place.
+    watcher: RefCell<Option<Waker>>,
     /// The task is gone: it finished (output set) or was dropped at shutdown.
     dropped: Cell<bool>,
 }
@@ -368,9 +372,10 @@ struct JoinGuard<T>(Rc<JoinState<T>>);
 impl<T> Drop for JoinGuard<T> {
     fn drop(&mut self) {
         self.0.dropped.set(true);
-        // No borrow is held while the waker (user code) runs.
+        // No borrow is held while the wakers (user code) run.
         let waker = self.0.waker.borrow_mut().take();
-        if let Some(waker) = waker {
+        let watcher = self.0.watcher.borrow_mut().take();
+        for waker in [waker, watcher].into_iter().flatten() {
             if std::thread::panicking() {
                 // The task is unwinding: a panic from the waker now would abort.
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
@@ -405,6 +410,20 @@ impl<T> JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
+    /// Ready once the task is gone (finished or dropped), leaving its output for
+    /// `poll_outcome`; waiting here does not displace the waker of `poll_outcome`.
+    #[cfg(any(feature = "futures-io", feature = "tokio"))]
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.state.dropped.get() {
+            return Poll::Ready(());
+        }
+        let new = cx.waker().clone();
+        // Cloning and dropping wakers is user code: no borrow is held meanwhile.
+        let old = self.state.watcher.borrow_mut().replace(new);
+        drop(old);
+        Poll::Pending
+    }
+
     /// As polling the handle, but `None` instead of a panic when the task was
     /// dropped before it finished.
     pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {

@@ -525,6 +525,12 @@ impl Inner {
         &self.mail
     }
 
+    /// Whether the calling code runs inside this ring's `block_on` (where a wait on
+    /// the ring can be woken), or the ring has shut down (where nothing will wake).
+    pub(crate) fn is_current_or_shut_down(&self) -> bool {
+        self.exec.is_current() || self.state.get() != Lifecycle::Running
+    }
+
     /// A second descriptor of the ring's io_uring instance, for `MSG_RING` senders.
     pub(crate) fn dup_ring_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
         match self.driver.borrow().as_ref() {
@@ -1025,8 +1031,11 @@ impl Inner {
         // waker): no borrow may be held.
         drop(guard);
         if mail {
-            if let Some(waker) = self.mail.take_waker() {
-                wakers.get_or_insert_with(|| self.wakers.take()).push(waker);
+            let waiting = self.mail.take_wakers();
+            if !waiting.is_empty() {
+                wakers
+                    .get_or_insert_with(|| self.wakers.take())
+                    .extend(waiting);
             }
         }
         Counters::add(&self.counters.completed, completed);

@@ -51,7 +51,7 @@
 //! ```
 //!
 //! A full server, with a listener per thread and connections handed between
-//! threads, is `examples/echo.rs --threads N`.
+//! threads, is `examples/echo` (`--threads N --hand-off`).
 
 pub(crate) mod mailbox;
 
@@ -144,7 +144,10 @@ impl Runtime {
     ///
     /// If a thread's future panics, that thread's ring shuts down (its mailbox
     /// closes: sends to it come back), the other threads run on, and the first panic
-    /// is resumed here once every thread has ended.
+    /// is resumed here once every thread has ended. A thread that waits for a
+    /// message only the panicked thread would have sent waits forever, and `run`
+    /// with it: a worker that depends on a peer can check
+    /// [`Address::is_open`] (or the `Undelivered` its sends get back) to notice.
     pub fn run<M, F, Fut>(self, f: F) -> io::Result<Vec<Fut::Output>>
     where
         M: Send + 'static,
@@ -174,7 +177,7 @@ impl Runtime {
                 let spawned = std::thread::Builder::new()
                     .name(format!("linear-uring-{index}"))
                     .spawn_scoped(scope, move || {
-                        let setup = Setup::new(index, cpu, ring, listener);
+                        let setup = set_up(index, cpu, ring, listener);
                         let (ring, mailbox, listener) = match setup {
                             Ok(setup) => {
                                 let _ = thread_tx.send((index, Ok(setup.1.address())));
@@ -248,32 +251,28 @@ impl Runtime {
     }
 }
 
-/// What a thread builds before its future runs.
-struct Setup;
-
-impl Setup {
-    #[allow(clippy::new_ret_no_self)]
-    fn new<M: Send + 'static>(
-        index: usize,
-        cpu: Option<usize>,
-        builder: &RingBuilder,
-        listener: Option<std::net::TcpListener>,
-    ) -> io::Result<(Ring, Mailbox<M>, Option<TcpListener>)> {
-        if let Some(cpu) = cpu {
-            pin_to(cpu).map_err(|err| {
-                io::Error::new(
-                    err.kind(),
-                    format!("thread {index}: pinning to CPU {cpu}: {err}"),
-                )
-            })?;
-        }
-        let ring = builder.clone().build().map_err(io::Error::from)?;
-        let mailbox = ring.mailbox()?;
-        let listener = listener
-            .map(|listener| TcpListener::from_std(&ring, listener))
-            .transpose()?;
-        Ok((ring, mailbox, listener))
+/// What a thread builds before its future runs: pinning, its ring, its mailbox,
+/// its listener on that ring.
+fn set_up<M: Send + 'static>(
+    index: usize,
+    cpu: Option<usize>,
+    builder: &RingBuilder,
+    listener: Option<std::net::TcpListener>,
+) -> io::Result<(Ring, Mailbox<M>, Option<TcpListener>)> {
+    if let Some(cpu) = cpu {
+        pin_to(cpu).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("thread {index}: pinning to CPU {cpu}: {err}"),
+            )
+        })?;
     }
+    let ring = builder.clone().build().map_err(io::Error::from)?;
+    let mailbox = ring.mailbox()?;
+    let listener = listener
+        .map(|listener| TcpListener::from_std(&ring, listener))
+        .transpose()?;
+    Ok((ring, mailbox, listener))
 }
 
 impl RuntimeBuilder {

@@ -74,6 +74,16 @@ impl<M: Send + 'static> OpKind for MsgRing<M> {
     const NAME: &'static str = "MsgRing";
     const OPCODE: u8 = opcode::MsgRingData::CODE;
 
+    /// A closed mailbox is refused before anything is queued (it may still close
+    /// between this check and the entry; the entry then keeps the value).
+    fn check(&self) -> io::Result<()> {
+        if self.target.is_open() {
+            Ok(())
+        } else {
+            Err(closed())
+        }
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         let value = self.value.take().expect("the entry is built once");
         match self.target.put(value) {
@@ -96,10 +106,7 @@ impl<M: Send + 'static> OpKind for MsgRing<M> {
             Some(value) => {
                 let error = match completion.result {
                     Err(err) => err,
-                    Ok(_) => io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "the mailbox is closed: its ring shut down or its Mailbox was dropped",
-                    ),
+                    Ok(_) => closed(),
                 };
                 Err(Undelivered::new(error, value))
             }
@@ -119,6 +126,13 @@ impl<M: Send + 'static> OpKind for MsgRing<M> {
         drop(self.reclaim(&completion));
         0
     }
+}
+
+fn closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the mailbox is closed: its ring shut down or its Mailbox was dropped",
+    )
 }
 
 impl<M: Send + 'static> fmt::Debug for MsgRing<M> {

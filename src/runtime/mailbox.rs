@@ -104,16 +104,17 @@ impl<M> Shared<M> {
         self.lock().queue.len()
     }
 
-    fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.lock().open
     }
 }
 
-/// What the ring knows of its mailbox: the waker of a `recv` that waits, and how to
-/// close the mailbox when the ring shuts down. Kept by the ring, typed by nothing.
+/// What the ring knows of its mailbox: the wakers of the receives that wait (one
+/// per task: several tasks may wait on one mailbox), and how to close the mailbox
+/// when the ring shuts down. Kept by the ring, typed by nothing.
 #[derive(Default)]
 pub(crate) struct MailSlot {
-    waker: RefCell<Option<Waker>>,
+    wakers: RefCell<Vec<Waker>>,
     mailbox: RefCell<Option<Arc<dyn Close>>>,
 }
 
@@ -141,16 +142,31 @@ impl<M: Send + 'static> Close for Shared<M> {
 }
 
 impl MailSlot {
-    /// The waker of the `recv` waiting for mail, to wake after a doorbell.
-    pub(crate) fn take_waker(&self) -> Option<Waker> {
-        self.waker.borrow_mut().take()
+    /// The wakers of the receives waiting for mail, to wake after a doorbell (each
+    /// receive finds its value, or registers again).
+    pub(crate) fn take_wakers(&self) -> Vec<Waker> {
+        std::mem::take(&mut *self.wakers.borrow_mut())
+    }
+
+    /// Registers a waiting receive's waker, once per task.
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
     }
 
     /// Closes the ring's mailbox, if it has one (the ring is shutting down).
     pub(crate) fn close(&self) -> Option<Payload> {
-        self.waker.borrow_mut().take();
-        let mailbox = self.mailbox.borrow_mut().take()?;
-        mailbox.close()
+        let mut panicked = None;
+        let wakers = self.take_wakers();
+        // A waker's drop is user code; no borrow is held while it runs.
+        catch_user(&mut panicked, || drop(wakers));
+        let mailbox = self.mailbox.borrow_mut().take();
+        if let Some(payload) = mailbox.and_then(|mailbox| mailbox.close()) {
+            crate::unwind::keep_first(&mut panicked, payload);
+        }
+        panicked
     }
 
     fn has_mailbox(&self) -> bool {
@@ -229,13 +245,17 @@ impl<M: Send + 'static> Drop for Mailbox<M> {
             .borrow()
             .as_ref()
             .is_some_and(|m| std::ptr::addr_eq(Arc::as_ptr(m), Arc::as_ptr(&self.shared)));
+        let mut panicked = None;
         if ours {
-            slot.mailbox.borrow_mut().take();
-            slot.waker.borrow_mut().take();
+            let mailbox = slot.mailbox.borrow_mut().take();
+            let wakers = slot.take_wakers();
+            // Dropped with no borrow held: a waker's drop is user code.
+            catch_user(&mut panicked, || drop((mailbox, wakers)));
         }
         if let Some(payload) = Close::close(&*self.shared) {
-            crate::unwind::resume_first(Some(payload));
+            crate::unwind::keep_first(&mut panicked, payload);
         }
+        crate::unwind::resume_first(panicked);
     }
 }
 
@@ -252,9 +272,16 @@ impl<M: Send + 'static> Future for MailboxRecv<'_, M> {
         if let Some(value) = self.mailbox.shared.pop() {
             return Poll::Ready(value);
         }
+        let inner = self.mailbox.ring.inner();
+        assert!(
+            inner.is_current_or_shut_down(),
+            "a mailbox's receive was awaited outside its ring's block_on (or inside \
+             another ring's block_on): the doorbell is heard only while its own \
+             `ring.block_on` runs the future that awaits it"
+        );
         // A sender queues its value before it rings the doorbell, and the doorbell is
         // reaped by this thread, after this poll: the waker is in place by then.
-        *self.mailbox.ring.inner().mail().waker.borrow_mut() = Some(cx.waker().clone());
+        inner.mail().register(cx.waker());
         Poll::Pending
     }
 }

@@ -450,3 +450,53 @@ fn drive_wakes_for_a_tokio_channel_fed_from_another_thread() {
         assert_eq!(got, 42);
     }
 }
+
+/// The end of the stream arrives while a large write is still in flight: the reader
+/// half holds it until the write has finished, and is woken then, although the
+/// writer half is the one waiting on (and flushing) that write.
+#[cfg(feature = "tokio")]
+#[test]
+fn compat_split_reader_holding_the_end_is_woken_when_the_writer_half_flushes() {
+    use std::io::Read;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const LEN: usize = 4 << 20;
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let (ours, theirs) = StdUnixStream::pair().unwrap();
+    // The peer sends nothing: our next read is the end of the stream. It starts
+    // reading late, so our write is still in flight when that end arrives.
+    theirs.shutdown(std::net::Shutdown::Write).unwrap();
+    let peer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut all = Vec::new();
+        (&theirs).read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    let compat = Compat::new(UnixStream::from_std(&ring, ours).unwrap());
+    let (mut reader, mut writer) = tokio::io::split(compat);
+    // Two tasks, so that each half is woken by its own waker only.
+    let read = ring.spawn(async move {
+        let mut buf = [0u8; 16];
+        let n = reader.read(&mut buf).await.unwrap();
+        (n, reader)
+    });
+    let write = ring.spawn(async move {
+        writer.write_all(&vec![7u8; LEN]).await.unwrap();
+        writer.flush().await.unwrap();
+        writer.shutdown().await.unwrap();
+        writer
+    });
+    let outcome = ring.block_on(async {
+        let both = futures_lite::future::zip(read, write);
+        futures_lite::future::or(async { Some(both.await) }, async {
+            ring.sleep(Duration::from_secs(10)).await.unwrap();
+            None
+        })
+        .await
+    });
+    let ((read, reader), writer) = outcome.expect("the reader or the writer was never woken");
+    assert_eq!(read, 0, "the end of the stream");
+    assert_eq!(peer.join().unwrap(), LEN);
+    drop(reader.unsplit(writer));
+}

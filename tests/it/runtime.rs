@@ -203,6 +203,7 @@ fn mailbox_send_token_dropped_still_delivers_the_value() {
 fn mailbox_recv_wakes_a_thread_waiting_in_the_kernel() {
     let fds = FdCheck::start();
     let (address_tx, address_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let receiver = std::thread::spawn(move || {
         let ring = Ring::new().unwrap();
         let mailbox = ring.mailbox::<u64>().unwrap();
@@ -211,7 +212,7 @@ fn mailbox_recv_wakes_a_thread_waiting_in_the_kernel() {
         // doorbell's completion arrives.
         let first = ring.block_on(mailbox.recv());
         let second = ring.block_on(mailbox.recv());
-        (first, second)
+        done_tx.send((first, second)).unwrap();
     });
     let address = address_rx.recv().unwrap();
     let ring = Ring::new().unwrap();
@@ -220,16 +221,62 @@ fn mailbox_recv_wakes_a_thread_waiting_in_the_kernel() {
         ring.block_on(address.send(&ring, value).complete())
             .unwrap();
     }
-    assert_eq!(receiver.join().unwrap(), (7, 8));
+    // A lost doorbell would leave the receiver asleep: fail rather than hang.
+    let received = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the receiver was not woken by the doorbell");
+    assert_eq!(received, (7, 8));
+    receiver.join().unwrap();
     drop((address, ring));
     fds.finish();
+}
+
+#[test]
+fn mailbox_two_tasks_waiting_on_one_mailbox_each_get_a_value() {
+    let ring = Ring::new().unwrap();
+    let mailbox = std::rc::Rc::new(ring.mailbox::<u32>().unwrap());
+    let address = mailbox.address();
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let mailbox = mailbox.clone();
+            ring.spawn(async move { mailbox.recv().await })
+        })
+        .collect();
+    let got = ring.block_on(async {
+        // Both tasks are waiting before anything is sent.
+        ring.sleep(Duration::from_millis(5)).await.unwrap();
+        let sender = std::thread::spawn(move || {
+            let ring = Ring::new().unwrap();
+            for value in [1, 2] {
+                ring.block_on(address.send(&ring, value).complete())
+                    .unwrap();
+            }
+        });
+        let all = async {
+            let mut got = Vec::new();
+            for task in waiting {
+                got.push(task.await);
+            }
+            got
+        };
+        let got = futures_lite::future::or(async { Some(all.await) }, async {
+            ring.sleep(Duration::from_secs(10)).await.unwrap();
+            None
+        })
+        .await;
+        sender.join().unwrap();
+        got
+    });
+    let mut got = got.expect("a waiting task was never woken");
+    got.sort();
+    assert_eq!(got, [1, 2]);
 }
 
 /// Random hand-offs between `threads` workers that stop at random points: values
 /// are created, sent to random workers (themselves included), received, checked,
 /// forwarded or closed. Workers that stopped have closed mailboxes, so sends to them
 /// come back, and what was queued for them is dropped by the close.
-fn hand_off_storm(seed: u64, threads: usize) {
+fn hand_off_storm(seed: u64, threads: usize) -> (usize, usize, usize) {
     let fds = FdCheck::start();
     let ledger = Arc::new(Ledger::default());
     let tallies = Runtime::builder()
@@ -321,13 +368,23 @@ fn hand_off_storm(seed: u64, threads: usize) {
         ledger.count(Place::InTransit),
     );
     fds.finish();
+    (
+        ledger.count(Place::Received),
+        ledger.count(Place::Returned),
+        ledger.count(Place::InTransit),
+    )
 }
 
 #[test]
 fn runtime_hand_off_storm_every_descriptor_has_one_owner_and_is_closed_once() {
+    let mut totals = (0, 0, 0);
     for seed in 0..6 {
-        hand_off_storm(seed, 2 + (seed as usize % 3));
+        let (received, returned, dropped) = hand_off_storm(seed, 2 + (seed as usize % 3));
+        totals = (totals.0 + received, totals.1 + returned, totals.2 + dropped);
     }
+    // Every way out of a hand-off was taken: received, sent back, dropped by a close.
+    let (received, returned, dropped) = totals;
+    assert!(received > 100 && returned > 10 && dropped > 0, "{totals:?}");
 }
 
 #[test]
@@ -455,4 +512,45 @@ fn runtime_worker_panic_is_resumed_after_the_others_end_and_its_mailbox_closes()
     let created = ledger.created.load(Ordering::Relaxed) as usize;
     assert_eq!(ledger.dropped.lock().unwrap().len(), created);
     fds.finish();
+}
+
+/// The CPUs the calling thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain old data; all zeroes is an empty set, which
+    // sched_getaffinity(2) fills in (it writes at most the size given).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(
+        rc,
+        0,
+        "sched_getaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: reads bit `cpu` < CPU_SETSIZE of a live set.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+#[test]
+fn runtime_pinned_threads_may_each_run_on_one_cpu_in_turn() {
+    let process = allowed_cpus();
+    let threads = 3;
+    let pinned = |pin: bool| {
+        Runtime::builder()
+            .threads(threads)
+            .pin(pin)
+            .build()
+            .unwrap()
+            .run(|_: Worker<()>| async { allowed_cpus() })
+            .unwrap()
+    };
+    let on = pinned(true);
+    for (i, cpus) in on.iter().enumerate() {
+        assert_eq!(cpus, &vec![process[i % process.len()]], "thread {i}");
+    }
+    // Unpinned, each thread keeps the process's set.
+    assert!(pinned(false).iter().all(|cpus| cpus == &process));
 }
