@@ -634,11 +634,15 @@ impl Inner {
 
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
         let main = self.exec.is_main_waker(waker);
-        // The common case of ops awaited directly in `block_on` stores no waker.
-        let polled = self
-            .table
-            .borrow_mut()
-            .poll_waiting(id, (!main).then_some(waker));
+        // The common case of ops awaited directly in `block_on` stores no waker; a
+        // task's waker is cloned in place (an `Arc` increment, no user code).
+        let polled = if main {
+            self.table.borrow_mut().poll_waiting(id, None)
+        } else if self.exec.is_task_waker(waker) {
+            self.table.borrow_mut().poll_waiting_cloning(id, waker)
+        } else {
+            self.table.borrow_mut().poll_waiting(id, Some(waker))
+        };
         match polled {
             Polled::Ready(data, completion) => return ready(data, completion),
             // A replaced waker is dropped here, with no borrow held.

@@ -220,11 +220,17 @@ impl<D> Slot<D> {
     }
 
     /// The final completion, with the items nobody took attached.
+    #[inline]
     fn with_items(&mut self, mut completion: Completion) -> Completion {
         if !self.items.is_empty() {
-            completion.more = self.items.drain(..).collect();
+            self.attach_items(&mut completion);
         }
         completion
+    }
+
+    #[cold]
+    fn attach_items(&mut self, completion: &mut Completion) {
+        completion.more = self.items.drain(..).collect();
     }
 }
 
@@ -525,6 +531,23 @@ impl<D> Table<D> {
     ///
     /// If `id` is not a live token's op: the token layer never does that.
     pub(crate) fn poll_waiting(&mut self, id: OpId, waker: Option<&Waker>) -> Polled<D> {
+        self.poll_waiting_with(id, waker, false)
+    }
+
+    /// As [`poll_waiting`](Table::poll_waiting), but stores a clone of `waker` itself
+    /// instead of answering `NeedsWaker`: for wakers whose clone runs no user code
+    /// (the executor's own), so that a task's first poll of an op is one lookup.
+    pub(crate) fn poll_waiting_cloning(&mut self, id: OpId, waker: &Waker) -> Polled<D> {
+        self.poll_waiting_with(id, Some(waker), true)
+    }
+
+    #[inline]
+    fn poll_waiting_with(
+        &mut self,
+        id: OpId,
+        waker: Option<&Waker>,
+        clone_here: bool,
+    ) -> Polled<D> {
         let free_head = self.free_head;
         let slot = self.live_slot(id, "poll");
         match &mut slot.state {
@@ -540,6 +563,10 @@ impl<D> Table<D> {
                 Some(new) if stored.as_ref().is_some_and(|old| old.will_wake(new)) => {
                     *main = false;
                     Polled::Pending(None)
+                }
+                Some(new) if clone_here => {
+                    *main = false;
+                    Polled::Pending(stored.replace(new.clone()))
                 }
                 Some(_) => Polled::NeedsWaker,
             },
