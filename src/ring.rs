@@ -520,6 +520,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Whether the kernel fills bundles of provided buffers; false once shut down.
+    pub(crate) fn supports_bundles(&self) -> bool {
+        self.driver.borrow().as_ref().is_some_and(Driver::bundles)
+    }
+
     /// What the ring knows of its mailbox.
     pub(crate) fn mail(&self) -> &MailSlot {
         &self.mail
@@ -1306,5 +1311,28 @@ mod tests {
         // Nothing reached the kernel, and the token was paid by its end.
         let stats = ring.stats();
         assert_eq!((stats.submitted, stats.abandoned), (0, 0), "{stats:?}");
+    }
+
+    #[test]
+    fn recv_bundle_on_a_kernel_before_6_10_fails_unsupported_and_keeps_the_bytes() {
+        let ring = Ring::builder().assume_kernel((6, 9)).build().unwrap();
+        let group = crate::buf::BufRing::new(&ring, 2, 16).unwrap();
+        let (a, b) = crate::net::UnixStream::pair(&ring).unwrap();
+        let (received, sent) = ring.block_on(async {
+            let (sent, _) = b.send(b"kept").submit().complete().await;
+            let received = a.recv_bundle(&group).submit().complete().await;
+            (received, sent)
+        });
+        sent.unwrap();
+        let err = received.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("needs Linux 6.10"), "{err}");
+        assert_eq!(group.available(), 2);
+        // The bytes are still in the socket for a receive the kernel has.
+        let buf = ring
+            .block_on(a.recv_provided(&group).submit().complete())
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..], b"kept");
     }
 }

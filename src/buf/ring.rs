@@ -42,7 +42,8 @@ struct RawEntry {
 /// receive that selects from the group ([`TcpStream::recv_provided`],
 /// [`TcpStream::recv_multi`]) takes whichever buffer is free when data arrives, and
 /// its output is a [`ProvidedBuf`], a handle to that buffer that gives it back to the
-/// group when dropped.
+/// group when dropped. A bundle ([`TcpStream::recv_bundle`], Linux 6.10) fills as
+/// many buffers as the data needs in one receive.
 ///
 /// No buffer has to be set aside per connection before data arrives: a thousand
 /// idle connections with a receive each in flight hold no memory, and the group's
@@ -58,6 +59,7 @@ struct RawEntry {
 ///
 /// [`TcpStream::recv_provided`]: crate::net::TcpStream::recv_provided
 /// [`TcpStream::recv_multi`]: crate::net::TcpStream::recv_multi
+/// [`TcpStream::recv_bundle`]: crate::net::TcpStream::recv_bundle
 ///
 /// # Examples
 ///
@@ -104,6 +106,11 @@ pub(crate) struct Shared {
     tail: Cell<u16>,
     /// Which buffers are out of the ring (picked by the kernel, not given back).
     out: RefCell<Vec<bool>>,
+    /// The buffer written at each ring index, and the tail value each buffer was
+    /// written at: a bundle's completion names its first buffer only, and the
+    /// others are the ones after it in the ring.
+    order: RefCell<Vec<u16>>,
+    written_at: RefCell<Vec<u16>>,
 }
 
 impl BufRing {
@@ -175,6 +182,8 @@ impl BufRing {
             data,
             tail: Cell::new(0),
             out: RefCell::new(vec![true; usize::from(entries)]),
+            order: RefCell::new(vec![0; usize::from(entries)]),
+            written_at: RefCell::new(vec![0; usize::from(entries)]),
         });
         for bid in 0..entries {
             shared.give_back(bid);
@@ -269,6 +278,44 @@ impl Shared {
             return None;
         }
         let bid = (flags >> CQE_BUFFER_SHIFT) as u16;
+        Some(self.take(bid, len))
+    }
+
+    /// The buffers a bundle's completion names (`IORING_RECVSEND_BUNDLE`): `len`
+    /// bytes in consecutive ring entries, starting at the buffer in its flags, each
+    /// full but the last. A bundle that received nothing (end of stream, an error)
+    /// consumed no buffer, even if its flags name one.
+    pub(crate) fn picked_bundle(self: &Rc<Self>, flags: u32, len: u32) -> Vec<ProvidedBuf> {
+        if flags & CQE_F_BUFFER == 0 || len == 0 {
+            return Vec::new();
+        }
+        let first = (flags >> CQE_BUFFER_SHIFT) as u16;
+        let count = len.div_ceil(self.buf_len);
+        assert!(
+            count <= u32::from(self.entries),
+            "the kernel filled {count} buffers of group {}, which has {}",
+            self.bgid,
+            self.entries
+        );
+        let start = *self
+            .written_at
+            .borrow()
+            .get(usize::from(first))
+            .expect("the kernel picked a buffer id outside the group");
+        let mut bufs = Vec::with_capacity(count as usize);
+        let mut left = len;
+        for k in 0..count as u16 {
+            let index = usize::from(start.wrapping_add(k) & (self.entries - 1));
+            let bid = self.order.borrow()[index];
+            let this = left.min(self.buf_len);
+            left -= this;
+            bufs.push(self.take(bid, this));
+        }
+        bufs
+    }
+
+    /// Marks buffer `bid` out of the ring, holding `len` received bytes.
+    fn take(self: &Rc<Self>, bid: u16, len: u32) -> ProvidedBuf {
         let mut out = self.out.borrow_mut();
         let slot = out
             .get_mut(usize::from(bid))
@@ -279,11 +326,11 @@ impl Shared {
             self.bgid
         );
         *slot = true;
-        Some(ProvidedBuf {
+        ProvidedBuf {
             group: self.clone(),
             bid,
             len: len.min(self.buf_len) as usize,
-        })
+        }
     }
 
     /// Gives buffer `bid` back to the kernel: writes its entry at the tail, then
@@ -301,6 +348,8 @@ impl Shared {
         }
         let tail = self.tail.get();
         let index = usize::from(tail & (self.entries - 1));
+        self.order.borrow_mut()[index] = bid;
+        self.written_at.borrow_mut()[usize::from(bid)] = tail;
         // SAFETY: `index < entries`, inside the entries allocation; the kernel reads
         // an entry only once the tail below covers it, and this one is not covered
         // until then (the ring holds at most `entries` buffers, and this one was out).

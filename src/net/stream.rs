@@ -90,6 +90,21 @@ macro_rules! stream_methods {
                 $crate::op::RecvProvided::prepare(&self.ring, &self.fd, group)
             }
 
+            /// Describes a receive into as many buffers of `group` as the data that
+            /// has arrived needs (a bundle, Linux 6.10): one completion, the
+            /// buffers in order.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`RecvBundle`](crate::op::RecvBundle).
+            #[doc(alias = "io_uring_prep_recv_bundle")]
+            pub fn recv_bundle(
+                &self,
+                group: &$crate::buf::BufRing,
+            ) -> Prepared<$crate::op::RecvBundle> {
+                $crate::op::RecvBundle::prepare(&self.ring, &self.fd, group)
+            }
+
             /// Describes a multishot receive: submitted, it is a stream of buffers
             /// the kernel picks from `group`, one per receive, until end of stream,
             /// an error, or a cancel.

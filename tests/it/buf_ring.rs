@@ -432,3 +432,187 @@ fn buf_ring_ids_are_reused_after_a_group_goes() {
     }
     assert_eq!(kept.available(), 1);
 }
+
+/// Receives with bundles until `want` bytes arrived; returns them and how many
+/// buffers the largest bundle had.
+fn recv_bundles(
+    ring: &Ring,
+    stream: &UnixStream,
+    group: &BufRing,
+    want: usize,
+) -> (Vec<u8>, usize) {
+    let (mut got, mut widest) = (Vec::new(), 0);
+    while got.len() < want {
+        let bufs = ring
+            .block_on(stream.recv_bundle(group).submit().complete())
+            .unwrap();
+        assert!(!bufs.is_empty(), "end of stream after {} bytes", got.len());
+        widest = widest.max(bufs.len());
+        for (i, buf) in bufs.iter().enumerate() {
+            if i + 1 < bufs.len() {
+                assert_eq!(
+                    buf.len(),
+                    group.buf_len(),
+                    "every buffer but the last is full"
+                );
+            }
+            got.extend_from_slice(buf);
+        }
+        assert_eq!(
+            group.available(),
+            group.entries() - bufs.len(),
+            "the bundle's buffers are out"
+        );
+    }
+    (got, widest)
+}
+
+#[test]
+fn recv_bundle_fills_consecutive_buffers_in_order_and_gives_them_back() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 16, 1024).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    // Buffers taken and given back in a scrambled order first, so that the ring's
+    // entries no longer follow the ids.
+    let held: Vec<ProvidedBuf> = (0..5u8)
+        .map(|i| {
+            peer.write_all(&[i]).unwrap();
+            ring.block_on(stream.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    // Given back last to first: the ring's entries no longer follow the ids.
+    let mut held = held;
+    while let Some(buf) = held.pop() {
+        drop(buf);
+    }
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let (got, widest) = std::thread::scope(|scope| {
+        scope.spawn(|| peer.write_all(&data).unwrap());
+        // The first bundle of a socket may hold one buffer (Linux 6.10 does so);
+        // later ones take what has arrived.
+        recv_bundles(&ring, &stream, &group, data.len())
+    });
+    assert_eq!(got, data, "every byte once, in order");
+    assert!(widest > 1, "no receive filled more than one buffer");
+    assert_eq!(group.available(), 16);
+}
+
+#[test]
+fn recv_bundle_at_end_of_stream_takes_no_buffer() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 4, 64).unwrap();
+    // More ends of stream than the group has buffers: if one took a buffer, the
+    // group would run dry and the last receive would fail with ENOBUFS.
+    for _ in 0..12 {
+        let (stream, peer) = pair(&ring);
+        drop(peer);
+        let bufs = ring
+            .block_on(stream.recv_bundle(&group).submit().complete())
+            .unwrap();
+        assert!(bufs.is_empty(), "{bufs:?}");
+        assert_eq!(group.available(), 4);
+    }
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(b"still four buffers").unwrap();
+    let bufs = ring
+        .block_on(stream.recv_bundle(&group).submit().complete())
+        .unwrap();
+    let got: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+    assert_eq!(got, b"still four buffers");
+}
+
+#[test]
+fn recv_bundle_with_every_buffer_out_fails_enobufs_and_dropped_gives_back() {
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(&[7; 32]).unwrap();
+    let (all, _) = recv_bundles(&ring, &stream, &group, 32);
+    assert_eq!(all, [7; 32]);
+    // Hold every buffer: the next bundle has none.
+    let held: Vec<ProvidedBuf> = std::iter::from_fn(|| {
+        (group.available() > 0).then(|| {
+            peer.write_all(&[1; 16]).unwrap();
+            ring.block_on(stream.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+    })
+    .collect();
+    peer.write_all(b"waiting").unwrap();
+    let err = ring
+        .block_on(stream.recv_bundle(&group).submit().complete())
+        .unwrap_err();
+    assert!(enobufs(&err), "{err}");
+    drop(held);
+    // A bundle dropped after its data arrived: the ring gives its buffers back.
+    ring.block_on(async {
+        let recv = stream.recv_bundle(&group).submit();
+        pause(&ring, 2).await;
+        drop(recv);
+    });
+    assert_eq!(group.available(), 2);
+    assert_eq!(ring.stats().abandoned, 1);
+}
+
+#[test]
+fn recv_bundle_storm_mixed_with_single_receives_every_byte_once_in_order() {
+    const BYTES: u64 = 1 << 20;
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 8, 512).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let writer = std::thread::spawn(move || {
+        let mut sent = 0u64;
+        while sent < BYTES {
+            let len = (1 + sent * 7919 % 3000).min(BYTES - sent);
+            let chunk: Vec<u8> = (sent..sent + len).map(pattern).collect();
+            peer.write_all(&chunk).unwrap();
+            sent += len;
+        }
+    });
+    let mut rng = crate::storm::check::Rng::derive(0xb0d1e, &[1]);
+    let (mut got, mut held, mut bundles, mut widest) = (0u64, Vec::new(), 0, 0);
+    while got < BYTES {
+        let received = if rng.chance(60) {
+            ring.block_on(stream.recv_bundle(&group).submit().complete())
+        } else {
+            ring.block_on(stream.recv_provided(&group).submit().complete())
+                .map(|buf| buf.into_iter().collect())
+        };
+        let bufs = match received {
+            Ok(bufs) => bufs,
+            Err(err) if enobufs(&err) => {
+                give_back_held(&mut held);
+                continue;
+            }
+            Err(err) => panic!("{err}"),
+        };
+        assert!(!bufs.is_empty(), "end of stream at {got}");
+        if bufs.len() > 1 {
+            bundles += 1;
+            widest = widest.max(bufs.len());
+        }
+        for buf in bufs {
+            for (k, &byte) in buf.iter().enumerate() {
+                assert_eq!(byte, pattern(got + k as u64), "byte {}", got + k as u64);
+            }
+            got += buf.len() as u64;
+            if rng.chance(30) && held.len() < 6 {
+                let copy = buf.to_vec();
+                held.push((buf, copy));
+            }
+        }
+    }
+    give_back_held(&mut held);
+    writer.join().unwrap();
+    assert_eq!(got, BYTES);
+    assert_eq!(group.available(), 8, "every buffer back, once");
+    assert!(bundles > 0, "no receive filled more than one buffer");
+    eprintln!("bundle storm: {bundles} bundles of several buffers, the widest {widest}");
+}
