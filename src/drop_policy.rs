@@ -110,7 +110,7 @@ impl<'a> Abandoned<'a> {
         // An op with one output and two completions (a zero-copy send) reports the
         // first, which carries its result; the second only says the kernel let go.
         let result = match items {
-            None => completion.more.first().unwrap_or(completion).result(),
+            None => completion.earlier().first().unwrap_or(completion).result(),
             Some(_) => completion.result(),
         };
         Abandoned {

@@ -260,14 +260,18 @@ pub(crate) struct Streaming<K>(pub(crate) K);
 impl<K: MultishotKind> Erased for Streaming<K> {
     fn release(mut self: Box<Self>, mut completion: Completion) -> u64 {
         let mut closed = 0;
-        for earlier in std::mem::take(&mut completion.more) {
+        for earlier in completion.take_earlier() {
             closed += self.0.release_item(earlier);
         }
         closed + self.0.release_item(completion)
     }
 
     fn items(&self, completion: &Completion) -> Option<usize> {
-        let earlier = completion.more.iter().filter(|c| K::is_item(c)).count();
+        let earlier = completion
+            .earlier()
+            .iter()
+            .filter(|c| K::is_item(c))
+            .count();
         Some(earlier + usize::from(K::is_item(completion)))
     }
 

@@ -91,8 +91,11 @@ pub struct Completion {
     pub(crate) timed_out: Option<NonZeroU8>,
     /// The op's earlier completions, in order: those flagged `IORING_CQE_F_MORE`
     /// that nobody took one by one (a zero-copy send's result before its
-    /// notification, a multishot op's items nobody claimed).
-    pub(crate) more: Vec<Completion>,
+    /// notification, a multishot op's items nobody claimed). Boxed, and `None`
+    /// when empty, so that the common completion stays small to move (a `Vec` is
+    /// three words, this one).
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<Completion>>>,
 }
 
 /// `IORING_CQE_F_MORE`: the kernel will post more completions for this op.
@@ -127,7 +130,7 @@ impl Completion {
             flags,
             reached_kernel: true,
             timed_out: None,
-            more: Vec::new(),
+            more: None,
         }
     }
 
@@ -138,7 +141,7 @@ impl Completion {
             flags: 0,
             reached_kernel: false,
             timed_out: None,
-            more: Vec::new(),
+            more: None,
         }
     }
 
@@ -151,6 +154,21 @@ impl Completion {
     /// The CQE's flags (`IORING_CQE_F_*`).
     pub fn flags(&self) -> u32 {
         self.flags
+    }
+
+    /// The op's earlier completions (see the field), oldest first.
+    pub(crate) fn earlier(&self) -> &[Completion] {
+        self.more.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Takes the op's earlier completions out.
+    pub(crate) fn take_earlier(&mut self) -> Vec<Completion> {
+        self.more.take().map_or_else(Vec::new, |more| *more)
+    }
+
+    /// Attaches the op's earlier completions.
+    pub(crate) fn set_earlier(&mut self, earlier: Vec<Completion>) {
+        self.more = (!earlier.is_empty()).then(|| Box::new(earlier));
     }
 
     /// Whether the kernel will post more completions for the op
@@ -230,7 +248,7 @@ impl<D> Slot<D> {
 
     #[cold]
     fn attach_items(&mut self, completion: &mut Completion) {
-        completion.more = self.items.drain(..).collect();
+        completion.set_earlier(self.items.drain(..).collect());
     }
 }
 

@@ -116,8 +116,11 @@ pub(crate) fn bulk_client(proxy: SocketAddr, seed: u64, len: usize) -> io::Resul
 
 /// Connects and sends nothing: how long until the proxy closes the connection.
 pub(crate) fn idle_client(proxy: SocketAddr) -> io::Result<Duration> {
-    let mut stream = TcpStream::connect(proxy)?;
+    // The clock starts before the connection exists, so the proxy's idle timer
+    // (started once it has accepted) cannot start before it, however late this
+    // thread runs again after the handshake.
     let start = Instant::now();
+    let mut stream = TcpStream::connect(proxy)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut byte = [0u8; 1];
     match stream.read(&mut byte) {

@@ -71,16 +71,16 @@ impl<B: IoBuf> fmt::Debug for SendZc<B> {
 /// The completion that carries the send's result: the first of the two, or the only
 /// one if the kernel posted no notification (the send failed at once).
 fn send_result(completion: &Completion) -> &Completion {
-    completion.more.first().unwrap_or(completion)
+    completion.earlier().first().unwrap_or(completion)
 }
 
 /// The result of a zero-copy send from its completions: the first one's, unless a
 /// linked timeout cut the send off (reported on the final one).
 pub(super) fn zc_result(mut completion: Completion) -> io::Result<u32> {
-    if completion.more.is_empty() || completion.timed_out() {
+    if completion.earlier().is_empty() || completion.timed_out() {
         completion.result
     } else {
-        completion.more.swap_remove(0).result
+        completion.take_earlier().swap_remove(0).result
     }
 }
 

@@ -370,7 +370,7 @@ impl Harness {
         assert_eq!(data.op, live.op, "{at}: data of another op handed back");
         check_completion(at, c, live.completion);
         // The items nobody took travel with the final completion, in order.
-        let more: Vec<_> = c.more.iter().map(res_flags).collect();
+        let more: Vec<_> = c.earlier().iter().map(res_flags).collect();
         assert_eq!(more, live.items, "{at}: items handed back with {live:?}");
         drop(data);
         self.dead.push(live.id);
