@@ -264,13 +264,13 @@ impl Driver {
         self.ring.submitter().unregister_eventfd()
     }
 
-    /// The running kernel's release, `(major, minor)`.
     /// Whether the kernel receives into bundles of provided buffers
     /// (`IORING_FEAT_RECVSEND_BUNDLE`, Linux 6.10).
     pub(crate) fn bundles(&self) -> bool {
         self.ring.params().is_feature_recvsend_bundle() && self.kernel >= (6, 10)
     }
 
+    /// The running kernel's release, `(major, minor)`.
     pub(crate) fn kernel(&self) -> (u32, u32) {
         self.kernel
     }

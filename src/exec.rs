@@ -36,24 +36,6 @@ thread_local! {
     /// The address of the `Shared` whose executor is running `block_on` on this
     /// thread, or 0: a wake from that thread needs no eventfd write.
     static RUNNING: Cell<usize> = const { Cell::new(0) };
-    /// The tasks of that executor woken from this thread: no lock, no atomic. An
-    /// executor's `enter` sets the queue of an outer one aside and its `exit` puts it
-    /// back, moving what is left of its own to its shared queue.
-    static LOCAL_WOKEN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Queues `id` on this thread's local queue; false if the thread is exiting (its
-/// queue is gone) or the queue is borrowed, and the shared queue must take it.
-fn push_local(id: u64) -> bool {
-    LOCAL_WOKEN
-        .try_with(|local| match local.try_borrow_mut() {
-            Ok(mut local) => {
-                local.push(id);
-                true
-            }
-            Err(_) => false,
-        })
-        .unwrap_or(false)
 }
 
 impl Shared {
@@ -85,12 +67,6 @@ impl Wake for TaskWaker {
             self.queued.store(true, Ordering::Release);
         } else {
             if self.queued.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            let shared = Arc::as_ptr(&self.shared) as usize;
-            if RUNNING.with(Cell::get) == shared && push_local(self.id) {
-                // The executor's own thread, inside its `block_on`: it is not
-                // blocked, and polls its local queue on the next tick.
                 return;
             }
             self.shared.woken().push(self.id);
@@ -126,11 +102,8 @@ pub(crate) struct Executor {
     free: RefCell<Vec<u32>>,
     main: Arc<TaskWaker>,
     main_waker: Waker,
-    /// Ids taken from the queues, reused between ticks.
+    /// Ids taken from the shared queue, reused between ticks.
     batch: Cell<Vec<u64>>,
-    /// While this executor runs: the outer executor's local queue, set aside. While
-    /// it does not: its own local queue's buffer, kept for the next run.
-    local_aside: Cell<Vec<u64>>,
     running: Cell<bool>,
 }
 
@@ -153,7 +126,6 @@ impl Executor {
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             batch: Cell::new(Vec::new()),
-            local_aside: Cell::new(Vec::new()),
             running: Cell::new(false),
         }
     }
@@ -165,24 +137,13 @@ impl Executor {
             return None;
         }
         let this = Arc::as_ptr(&self.shared) as usize;
-        let mut local = self.local_aside.take();
-        LOCAL_WOKEN.with(|outer| std::mem::swap(&mut local, &mut *outer.borrow_mut()));
-        self.local_aside.set(local);
         Some(RUNNING.with(|running| running.replace(this)))
     }
 
-    /// Marks the end of a `block_on`, restoring what `enter` returned. Tasks still
-    /// in the local queue move to the shared one, for the next run.
+    /// Marks the end of a `block_on`, restoring what `enter` returned.
     pub(crate) fn exit(&self, previous: usize) {
         self.running.set(false);
         RUNNING.with(|running| running.set(previous));
-        let mut local = self.local_aside.take();
-        LOCAL_WOKEN.with(|mine| std::mem::swap(&mut local, &mut *mine.borrow_mut()));
-        if !local.is_empty() {
-            self.shared.woken().append(&mut local);
-            self.shared.pending.store(true, Ordering::Release);
-        }
-        self.local_aside.set(local);
     }
 
     pub(crate) fn is_running(&self) -> bool {
@@ -279,19 +240,13 @@ impl Executor {
     /// gone; the tasks not polled yet stay queued, and its panic is returned for the
     /// caller to resume.
     pub(crate) fn run_woken(&self) -> Option<Payload> {
-        let mut batch = self.batch.take();
-        if self.is_current() {
-            LOCAL_WOKEN.with(|local| std::mem::swap(&mut batch, &mut *local.borrow_mut()));
-        }
-        if self.shared.pending.load(Ordering::Relaxed)
-            && self.shared.pending.swap(false, Ordering::Acquire)
+        if !self.shared.pending.load(Ordering::Relaxed)
+            || !self.shared.pending.swap(false, Ordering::Acquire)
         {
-            batch.append(&mut self.shared.woken());
-        }
-        if batch.is_empty() {
-            self.batch.set(batch);
             return None;
         }
+        let mut batch = self.batch.take();
+        std::mem::swap(&mut batch, &mut *self.shared.woken());
         let mut panicked = None;
         for (i, &id) in batch.iter().enumerate() {
             if let Err(payload) = self.poll_task(id) {
@@ -371,9 +326,7 @@ impl Executor {
 
     /// Whether anything is runnable right now.
     pub(crate) fn has_woken(&self) -> bool {
-        self.main.queued.load(Ordering::Acquire)
-            || self.shared.pending.load(Ordering::Acquire)
-            || (self.is_current() && LOCAL_WOKEN.with(|local| !local.borrow().is_empty()))
+        self.main.queued.load(Ordering::Acquire) || self.shared.pending.load(Ordering::Acquire)
     }
 
     /// Removes every task, for shutdown. The caller drops them with no borrow held.

@@ -173,6 +173,11 @@ pub trait OpKind: Sealed + Sized + 'static {
     #[doc(hidden)]
     const EXCLUSIVE_WAIT: bool = false;
 
+    /// Called when the final completion is reaped, before any user code runs (see
+    /// the table's `Settle`): for what must be read off shared state at once.
+    #[doc(hidden)]
+    fn settle(&mut self, _completion: &Completion) {}
+
     /// Releases what a completion nobody will claim produced (closes a descriptor),
     /// returning the number of descriptors closed.
     #[doc(hidden)]
@@ -325,6 +330,9 @@ impl<K: MultishotKind> fmt::Debug for PreparedMultishot<K> {
 pub(crate) trait Erased: Any {
     fn release(self: Box<Self>, completion: Completion) -> u64;
 
+    /// See [`OpKind::settle`].
+    fn settle(&mut self, _completion: &Completion) {}
+
     /// For a multishot op, how many items a final completion and its earlier ones
     /// carry; `None` for an op with one output.
     fn items(&self, _completion: &Completion) -> Option<usize> {
@@ -340,8 +348,18 @@ impl<K: OpKind> Erased for K {
         K::release(*self, completion)
     }
 
+    fn settle(&mut self, completion: &Completion) {
+        K::settle(self, completion);
+    }
+
     fn name(&self) -> &'static str {
         K::NAME
+    }
+}
+
+impl crate::table::Settle for Box<dyn Erased> {
+    fn settle(&mut self, completion: &Completion) {
+        (**self).settle(completion);
     }
 }
 

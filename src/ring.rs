@@ -930,6 +930,13 @@ impl Inner {
         None
     }
 
+    /// Whether a task or the driven future is ready to be polled: `drive_once`
+    /// stops after a bounded number of rounds, and a host must come back then.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn has_runnable(&self) -> bool {
+        self.exec.has_woken() || self.exec.main_queued()
+    }
+
     /// Submits what is queued and processes the completions that are there, without
     /// waiting.
     #[cfg(feature = "tokio")]
@@ -1013,12 +1020,14 @@ impl Inner {
                     return;
                 };
                 let completion = Completion::from_cqe(res, flags);
-                // An item (`IORING_CQE_F_MORE`) is not the op's end.
+                // An item (`IORING_CQE_F_MORE`) is not the op's end. A cancel shows
+                // once, on whichever completion carries it: a multishot op's last,
+                // or the first of a zero-copy send's two (its notification follows).
                 if !completion.has_more() {
                     completed += 1;
-                    if res == -libc::ECANCELED {
-                        cancelled += 1;
-                    }
+                }
+                if res == -libc::ECANCELED {
+                    cancelled += 1;
                 }
                 match table.complete(id, completion) {
                     Reaped::WakeMain => wake_main = true,

@@ -98,6 +98,14 @@ pub struct Completion {
     more: Option<Box<Vec<Completion>>>,
 }
 
+/// What the table calls on an op's data when its final completion is reaped,
+/// before anything else runs: the ring's reap runs no user code until every
+/// completion of the batch is in the table, so an op can capture there what user
+/// code could change before its token is polled (which buffers a bundle filled).
+pub(crate) trait Settle {
+    fn settle(&mut self, completion: &Completion);
+}
+
 /// `IORING_CQE_F_MORE`: the kernel will post more completions for this op.
 pub(crate) const CQE_F_MORE: u32 = 1 << 1;
 
@@ -439,7 +447,10 @@ impl<D> Table<D> {
     }
 
     /// Records the kernel's completion for the op `id`.
-    pub(crate) fn complete(&mut self, id: OpId, mut completion: Completion) -> Reaped<D> {
+    pub(crate) fn complete(&mut self, id: OpId, mut completion: Completion) -> Reaped<D>
+    where
+        D: Settle,
+    {
         let Some(slot) = self.slot_mut(id) else {
             return Reaped::Stale(completion);
         };
@@ -460,6 +471,9 @@ impl<D> Table<D> {
                 }
                 State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
             };
+        }
+        if let Some(data) = slot.data.as_mut() {
+            data.settle(&completion);
         }
         // An op with an earlier completion (a zero-copy send) has its result there;
         // the final one only says the kernel let go.

@@ -104,6 +104,12 @@ impl<F: Future> Future for Drive<F> {
             if let Some(output) = this.ring.inner().drive_once(this.future.as_mut()) {
                 return Poll::Ready(output);
             }
+            if this.ring.inner().has_runnable() {
+                // The round limit was reached with work left (a task that keeps
+                // waking itself): let tokio run its own, then come straight back.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             let fd = this.fd.as_ref().expect("registered above");
             match fd.poll_read_ready(cx) {
                 // Completions (or the work that posts them) are waiting: clear the

@@ -44,6 +44,10 @@ pub struct RecvBundle {
     foreign: bool,
     /// The running kernel fills bundles.
     supported: bool,
+    /// The buffers the final completion names, taken out of the group when it is
+    /// reaped: the group's record of its ring order is only good until the next
+    /// buffer is given back.
+    filled: Vec<ProvidedBuf>,
 }
 
 impl RecvBundle {
@@ -56,6 +60,7 @@ impl RecvBundle {
                 group: group.shared().clone(),
                 foreign: !group.shared().belongs_to(ring),
                 supported: inner.supports_bundles() || ring.is_shut_down(),
+                filled: Vec::new(),
             },
         )
     }
@@ -96,18 +101,21 @@ impl OpKind for RecvBundle {
         opcode::RecvBundle::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }
 
-    fn complete(self, completion: Completion) -> Self::Output {
+    fn settle(&mut self, completion: &Completion) {
         let n = *completion.result.as_ref().unwrap_or(&0);
-        let bufs = self.group.picked_bundle(completion.flags, n);
+        self.filled = self.group.picked_bundle(completion.flags, n);
+    }
+
+    fn complete(self, completion: Completion) -> Self::Output {
         completion.result?;
-        Ok(bufs)
+        Ok(self.filled)
     }
 
     fn residue(self) {}
 
-    fn release(self, completion: Completion) -> u64 {
-        let n = *completion.result.as_ref().unwrap_or(&0);
-        drop(self.group.picked_bundle(completion.flags, n));
+    fn release(self, _completion: Completion) -> u64 {
+        // Dropping the buffers gives them back to the group.
+        drop(self.filled);
         0
     }
 }

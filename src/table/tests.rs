@@ -16,6 +16,10 @@ struct Data {
     drops: DropLog,
 }
 
+impl super::Settle for Data {
+    fn settle(&mut self, _: &Completion) {}
+}
+
 impl Drop for Data {
     fn drop(&mut self) {
         self.drops.borrow_mut().push(self.op);

@@ -616,3 +616,83 @@ fn recv_bundle_storm_mixed_with_single_receives_every_byte_once_in_order() {
     assert!(bundles > 0, "no receive filled more than one buffer");
     eprintln!("bundle storm: {bundles} bundles of several buffers, the widest {widest}");
 }
+
+/// A group shared by two streams: a bundle on one, single receives on the other.
+fn two_streams(ring: &Ring) -> ((UnixStream, StdUnixStream), (UnixStream, StdUnixStream)) {
+    (pair(ring), pair(ring))
+}
+
+#[test]
+fn recv_bundle_claimed_after_another_receive_gave_a_buffer_back_gets_its_own_bytes() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 4, 16).unwrap();
+    let ((a, mut peer_a), (b, mut peer_b)) = two_streams(&ring);
+    // A first bundle of one buffer, so that the next one may take several.
+    peer_a.write_all(b"w").unwrap();
+    drop(
+        ring.block_on(a.recv_bundle(&group).submit().complete())
+            .unwrap(),
+    );
+    peer_a.write_all(&[b'A'; 32]).unwrap();
+    peer_b.write_all(&[b'B'; 16]).unwrap();
+    let bundle = ring
+        .block_on(async {
+            let bundle = a.recv_bundle(&group).submit();
+            // The bundle's completion is reaped; before its token is polled, a
+            // receive on the other stream takes a buffer and gives it back, which
+            // rewrites the entry after the ones the bundle used.
+            pause(&ring, 5).await;
+            let single = b
+                .recv_provided(&group)
+                .submit()
+                .complete()
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&single[..], &[b'B'; 16]);
+            drop(single);
+            bundle.complete().await
+        })
+        .unwrap();
+    let bytes: Vec<u8> = bundle.iter().flat_map(|buf| buf.iter().copied()).collect();
+    let ids: Vec<u16> = bundle.iter().map(ProvidedBuf::id).collect();
+    assert_eq!(bytes, [b'A'; 32], "the bundle's buffers {ids:?}");
+    drop(bundle);
+    assert_eq!(group.available(), 4);
+}
+
+#[test]
+fn recv_bundle_and_single_receive_abandoned_in_one_reap_give_each_buffer_back_once() {
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let group = BufRing::new(&ring, 4, 16).unwrap();
+    let ((a, mut peer_a), (b, mut peer_b)) = two_streams(&ring);
+    peer_a.write_all(b"w").unwrap();
+    drop(
+        ring.block_on(a.recv_bundle(&group).submit().complete())
+            .unwrap(),
+    );
+    peer_a.write_all(&[b'A'; 32]).unwrap();
+    peer_b.write_all(&[b'B'; 16]).unwrap();
+    ring.block_on(async {
+        // Both dropped before their completions: the ring releases both in one reap.
+        drop(a.recv_bundle(&group).submit());
+        drop(b.recv_provided(&group).submit());
+        pause(&ring, 5).await;
+    });
+    assert_eq!(group.available(), 4);
+    // Every buffer is in the ring once: four single receives get four ids.
+    peer_b.write_all(&[b'C'; 64]).unwrap();
+    let held: Vec<ProvidedBuf> = (0..4)
+        .map(|_| {
+            ring.block_on(b.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    let mut ids: Vec<u16> = held.iter().map(ProvidedBuf::id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "a buffer was handed out twice");
+}

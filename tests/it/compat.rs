@@ -500,3 +500,28 @@ fn compat_split_reader_holding_the_end_is_woken_when_the_writer_half_flushes() {
     assert_eq!(peer.join().unwrap(), LEN);
     drop(reader.unsplit(writer));
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn drive_runs_a_task_that_yields_more_often_than_one_round_allows() {
+    use linear_uring::compat::drive;
+
+    let ring = Ring::builder().fast_taskrun(false).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let yielded = runtime.block_on(async {
+        let driven = drive(&ring, async {
+            let task = ring.spawn(async {
+                for _ in 0..1000 {
+                    futures_lite::future::yield_now().await;
+                }
+                1000
+            });
+            task.await
+        });
+        tokio::time::timeout(Duration::from_secs(10), driven).await
+    });
+    assert_eq!(yielded.expect("the driven ring stalled"), 1000);
+}
