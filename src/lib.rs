@@ -109,11 +109,17 @@
 //! the stream back still armed; a stream dropped unfinished closes what it held. A
 //! provided buffer ring ([`buf::BufRing`]) lends a group of buffers to the kernel,
 //! which picks one when data arrives ([`net::TcpStream::recv_provided`], and the
-//! multishot [`net::TcpStream::recv_multi`]); the picked buffer is a
+//! multishot [`net::TcpStream::recv_multi`], or several at once in a bundle,
+//! [`net::TcpStream::recv_bundle`]); the picked buffer is a
 //! [`buf::ProvidedBuf`] that goes back to the group, once, when dropped. A zero-copy
 //! send ([`net::TcpStream::send_zc`], [`net::TcpStream::send_vectored_zc`]) hands
 //! its buffers back only after the kernel's
 //! notification that it let go of the pages.
+//!
+//! A ring is one thread's. [`runtime::Runtime`] runs one per thread, each with its
+//! own `SO_REUSEPORT` listener, and each ring's [`runtime::Mailbox`] takes values
+//! (descriptors among them) from any thread, rung with `IORING_OP_MSG_RING`; a value
+//! in transit has one owner at every moment.
 //!
 //! In release builds ([`DropPolicy::Reclaim`]), [`Ring::on_abandon`] reports
 //! every abandoned op with the line that submitted it and what it lost.
