@@ -186,38 +186,48 @@ fn linear_uring_multishot_server(
     })
 }
 
-fn tokio_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+/// The tokio echo of one connection: read into a buffer, write it all back.
+async fn tokio_echo(mut stream: tokio::net::TcpStream) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
 
-    async fn echo(mut stream: TcpStream) -> io::Result<()> {
-        stream.set_nodelay(true)?;
-        let mut buf = vec![0; 4096];
-        loop {
-            let received = stream.read(&mut buf).await?;
-            if received == 0 {
-                return Ok(());
-            }
-            stream.write_all(&buf[..received]).await?;
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0; 4096];
+    loop {
+        let received = stream.read(&mut buf).await?;
+        if received == 0 {
+            return Ok(());
         }
+        stream.write_all(&buf[..received]).await?;
     }
+}
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
+/// The tokio server on `runtime` (current-thread or multi-thread): one listener,
+/// one echo task per connection.
+fn tokio_serve(
+    runtime: tokio::runtime::Runtime,
+    connections: usize,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> io::Result<()> {
     runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         addr_tx.send(listener.local_addr()?).expect("client gone");
         let mut handlers = Vec::with_capacity(connections);
         for _ in 0..connections {
             let (stream, _peer) = listener.accept().await?;
-            handlers.push(tokio::spawn(echo(stream)));
+            handlers.push(tokio::spawn(tokio_echo(stream)));
         }
         for handler in handlers {
             handler.await??;
         }
         Ok(())
     })
+}
+
+fn tokio_server(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    tokio_serve(runtime, connections, addr_tx)
 }
 
 /// The thread-per-core server: a `Runtime` of `threads` rings, each with its own
@@ -301,38 +311,11 @@ fn tokio_multi_thread_server(
     connections: usize,
     addr_tx: mpsc::Sender<SocketAddr>,
 ) -> io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-
-    async fn echo(mut stream: TcpStream) -> io::Result<()> {
-        stream.set_nodelay(true)?;
-        let mut buf = vec![0; 4096];
-        loop {
-            let received = stream.read(&mut buf).await?;
-            if received == 0 {
-                return Ok(());
-            }
-            stream.write_all(&buf[..received]).await?;
-        }
-    }
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_io()
         .build()?;
-    runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        addr_tx.send(listener.local_addr()?).expect("client gone");
-        let mut handlers = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            let (stream, _peer) = listener.accept().await?;
-            handlers.push(tokio::spawn(echo(stream)));
-        }
-        for handler in handlers {
-            handler.await??;
-        }
-        Ok(())
-    })
+    tokio_serve(runtime, connections, addr_tx)
 }
 
 fn tokio_multi_thread_1(connections: usize, addr_tx: mpsc::Sender<SocketAddr>) -> io::Result<()> {

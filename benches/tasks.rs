@@ -35,28 +35,17 @@ const ENTRIES: u32 = 512;
 #[path = "floor/nop.rs"]
 mod floor;
 
-use floor::{raw_batch, raw_ring};
+use floor::{raw_batch, raw_batch_of, raw_ring};
 
-/// D 0-byte reads of `file` per batch, on the raw crate.
+/// D 0-byte reads of `fd` per batch, on the raw crate.
 fn raw_read_batch(ring: &mut io_uring::IoUring, fd: i32, batch: usize) {
-    for i in 0..batch {
-        let sqe = opcode::Read::new(types::Fd(fd), std::ptr::null_mut(), 0)
-            .build()
-            .user_data(i as u64);
-        // SAFETY: a 0-byte read writes nothing; the descriptor outlives the batch.
-        unsafe {
-            ring.submission()
-                .push(&sqe)
-                .expect("queue sized for the batch")
-        };
+    let read = || opcode::Read::new(types::Fd(fd), std::ptr::null_mut(), 0).build();
+    // SAFETY: a 0-byte read writes nothing; the descriptor outlives the batch.
+    unsafe {
+        raw_batch_of(ring, batch, read, |res| {
+            assert_eq!(res, 0, "a 0-byte read of /dev/zero reads 0 bytes")
+        })
     }
-    ring.submit_and_wait(batch).expect("io_uring_enter");
-    let mut reaped = 0;
-    for cqe in ring.completion() {
-        assert_eq!(cqe.result(), 0, "a 0-byte read of /dev/zero reads 0 bytes");
-        reaped += 1;
-    }
-    assert_eq!(reaped, batch);
 }
 
 fn group(c: &mut Criterion, name: &str, read: bool) {

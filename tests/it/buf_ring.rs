@@ -617,9 +617,22 @@ fn recv_bundle_storm_mixed_with_single_receives_every_byte_once_in_order() {
     eprintln!("bundle storm: {bundles} bundles of several buffers, the widest {widest}");
 }
 
-/// A group shared by two streams: a bundle on one, single receives on the other.
-fn two_streams(ring: &Ring) -> ((UnixStream, StdUnixStream), (UnixStream, StdUnixStream)) {
-    (pair(ring), pair(ring))
+/// Two streams sharing `group`: on the first, a bundle of one buffer has been
+/// received (so that the next may take several) and 32 `A`s wait; on the second,
+/// 16 `B`s wait.
+fn two_streams_waiting(
+    ring: &Ring,
+    group: &BufRing,
+) -> ((UnixStream, StdUnixStream), (UnixStream, StdUnixStream)) {
+    let ((a, mut peer_a), (b, mut peer_b)) = (pair(ring), pair(ring));
+    peer_a.write_all(b"w").unwrap();
+    drop(
+        ring.block_on(a.recv_bundle(group).submit().complete())
+            .unwrap(),
+    );
+    peer_a.write_all(&[b'A'; 32]).unwrap();
+    peer_b.write_all(&[b'B'; 16]).unwrap();
+    ((a, peer_a), (b, peer_b))
 }
 
 #[test]
@@ -627,15 +640,7 @@ fn recv_bundle_claimed_after_another_receive_gave_a_buffer_back_gets_its_own_byt
     let _fds = FdCheck::start();
     let ring = ring();
     let group = BufRing::new(&ring, 4, 16).unwrap();
-    let ((a, mut peer_a), (b, mut peer_b)) = two_streams(&ring);
-    // A first bundle of one buffer, so that the next one may take several.
-    peer_a.write_all(b"w").unwrap();
-    drop(
-        ring.block_on(a.recv_bundle(&group).submit().complete())
-            .unwrap(),
-    );
-    peer_a.write_all(&[b'A'; 32]).unwrap();
-    peer_b.write_all(&[b'B'; 16]).unwrap();
+    let ((a, _peer_a), (b, _peer_b)) = two_streams_waiting(&ring, &group);
     let bundle = ring
         .block_on(async {
             let bundle = a.recv_bundle(&group).submit();
@@ -667,14 +672,7 @@ fn recv_bundle_and_single_receive_abandoned_in_one_reap_give_each_buffer_back_on
     let _fds = FdCheck::start();
     let ring = reclaim_ring();
     let group = BufRing::new(&ring, 4, 16).unwrap();
-    let ((a, mut peer_a), (b, mut peer_b)) = two_streams(&ring);
-    peer_a.write_all(b"w").unwrap();
-    drop(
-        ring.block_on(a.recv_bundle(&group).submit().complete())
-            .unwrap(),
-    );
-    peer_a.write_all(&[b'A'; 32]).unwrap();
-    peer_b.write_all(&[b'B'; 16]).unwrap();
+    let ((a, _peer_a), (b, mut peer_b)) = two_streams_waiting(&ring, &group);
     ring.block_on(async {
         // Both dropped before their completions: the ring releases both in one reap.
         drop(a.recv_bundle(&group).submit());
