@@ -359,6 +359,13 @@ impl Driver {
         }
     }
 
+    /// Queues a completion with `err` for the op `user_data`, whose entry could not
+    /// be pushed: the next reap delivers it.
+    pub(crate) fn complete_later(&mut self, user_data: u64, err: &io::Error) {
+        let errno = err.raw_os_error().unwrap_or(libc::EIO);
+        self.backlog.push((user_data, -errno, 0));
+    }
+
     /// Whether completions wait in the backlog: the executor must reap them before
     /// it waits for new ones.
     pub(crate) fn has_backlog(&self) -> bool {

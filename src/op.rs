@@ -9,6 +9,7 @@
 use std::any::Any;
 use std::fmt;
 use std::future::IntoFuture;
+use std::os::fd::RawFd;
 use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
@@ -142,8 +143,12 @@ pub trait OpKind: Sealed + Sized + 'static {
         Ok(())
     }
 
-    /// Builds the submission entry. Called once, when the op is already at the heap
-    /// address it keeps until its final completion, so pointers into `self` stay valid.
+    /// Builds the submission entry, when the op is already at the heap address it
+    /// keeps until its final completion, so pointers into `self` stay valid. Called
+    /// at submission, and again for an op that [`exclusive_wait`]s each time the
+    /// ring submits it again (see there).
+    ///
+    /// [`exclusive_wait`]: OpKind::exclusive_wait
     #[doc(hidden)]
     fn sqe(&mut self) -> squeue::Entry;
 
@@ -167,11 +172,15 @@ pub trait OpKind: Sealed + Sized + 'static {
         )
     }
 
-    /// Whether the kernel parks this op on an exclusive wait queue entry (accept). A
-    /// wake-up that reaches such an op while its cancel is pending is lost to the
-    /// ops waiting behind it, so the ring has the kernel finish the cancel at once.
+    /// The descriptor on whose exclusive wait queue the kernel parks this op, if it
+    /// does (an accept's listener). A wake-up that reaches such an op while its
+    /// cancel is pending is lost to the ops waiting behind it, so the ring has the
+    /// kernel finish the cancel at once, and submits again (same token) every op
+    /// still waiting on that descriptor once the cancel has landed.
     #[doc(hidden)]
-    const EXCLUSIVE_WAIT: bool = false;
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        None
+    }
 
     /// Called when the final completion is reaped, before any user code runs (see
     /// the table's `Settle`): for what must be read off shared state at once.
@@ -206,9 +215,11 @@ pub trait MultishotKind: Sealed + Sized + 'static {
     /// The first Linux release with this op, for the error on an older kernel.
     #[doc(hidden)]
     const SINCE: (u32, u32);
-    /// As [`OpKind::EXCLUSIVE_WAIT`].
+    /// As [`OpKind::exclusive_wait`].
     #[doc(hidden)]
-    const EXCLUSIVE_WAIT: bool = false;
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        None
+    }
     /// What the token keeps to turn a completion into an item.
     #[doc(hidden)]
     type Context: 'static;
@@ -224,7 +235,8 @@ pub trait MultishotKind: Sealed + Sized + 'static {
         Ok(())
     }
 
-    /// Builds the submission entry, as [`OpKind::sqe`].
+    /// Builds the submission entry, as [`OpKind::sqe`] (called again in the same
+    /// cases).
     #[doc(hidden)]
     fn sqe(&mut self) -> squeue::Entry;
 
@@ -280,6 +292,14 @@ impl<K: MultishotKind> Erased for Streaming<K> {
         Some(earlier + usize::from(K::is_item(completion)))
     }
 
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        self.0.exclusive_wait()
+    }
+
+    fn resubmit(&mut self) -> squeue::Entry {
+        self.0.sqe()
+    }
+
     fn name(&self) -> &'static str {
         K::NAME
     }
@@ -333,6 +353,13 @@ pub(crate) trait Erased: Any {
     /// See [`OpKind::settle`].
     fn settle(&mut self, _completion: &Completion) {}
 
+    /// See [`OpKind::exclusive_wait`].
+    fn exclusive_wait(&self) -> Option<RawFd>;
+
+    /// The op's entry, built again to submit it again (see
+    /// [`OpKind::exclusive_wait`]).
+    fn resubmit(&mut self) -> squeue::Entry;
+
     /// For a multishot op, how many items a final completion and its earlier ones
     /// carry; `None` for an op with one output.
     fn items(&self, _completion: &Completion) -> Option<usize> {
@@ -352,14 +379,26 @@ impl<K: OpKind> Erased for K {
         K::settle(self, completion);
     }
 
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        K::exclusive_wait(self)
+    }
+
+    fn resubmit(&mut self) -> squeue::Entry {
+        K::sqe(self)
+    }
+
     fn name(&self) -> &'static str {
         K::NAME
     }
 }
 
-impl crate::table::Settle for Box<dyn Erased> {
+impl crate::table::OpData for Box<dyn Erased> {
     fn settle(&mut self, completion: &Completion) {
         (**self).settle(completion);
+    }
+
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        (**self).exclusive_wait()
     }
 }
 

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
+use std::os::fd::RawFd;
 use std::panic::Location;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
@@ -778,15 +779,18 @@ impl Inner {
     }
 
     /// Submits an async cancel for `id`, unless one was sent or it already finished.
-    /// `exclusive`: the op waits on an exclusive wait queue entry (see
-    /// `OpKind::EXCLUSIVE_WAIT`).
-    pub(crate) fn request_cancel(&self, id: OpId, exclusive: bool) {
-        let step = self.table.borrow_mut().cancel(id);
+    pub(crate) fn request_cancel(&self, id: OpId) {
+        let mut table = self.table.borrow_mut();
+        let step = table.cancel(id);
+        let exclusive = waits_exclusively(&table, id);
+        drop(table);
         if step == CancelStep::Submit {
             self.push_cancel(id, exclusive);
         }
     }
 
+    /// `exclusive`: the op waits on an exclusive wait queue (see
+    /// `OpKind::exclusive_wait`).
     fn push_cancel(&self, id: OpId, exclusive: bool) {
         if let Some(driver) = self.driver.borrow_mut().as_mut() {
             // If even flushing fails the ring is broken; the shutdown will retry.
@@ -796,7 +800,8 @@ impl Inner {
                 // deferred work, the op stays first on the exclusive wait queue and
                 // swallows the wake-ups of the connections that arrive, so another
                 // accept submitted meanwhile never wakes for them. Run that work now,
-                // before the caller can submit anything else.
+                // before the caller can submit anything else. (Accepts already
+                // waiting are submitted again once the cancel lands: see `reap`.)
                 let _ = driver.run_deferred();
             }
         }
@@ -811,11 +816,13 @@ impl Inner {
         name: &'static str,
         location: &'static Location<'static>,
         quiet: bool,
-        exclusive: bool,
     ) {
         // Where it was submitted, for the `on_abandon` hook; a quiet op is not reported.
         let report = (!quiet).then_some(location);
-        let orphan = self.table.borrow_mut().orphan(id, report);
+        let mut table = self.table.borrow_mut();
+        let exclusive = waits_exclusively(&table, id);
+        let orphan = table.orphan(id, report);
+        drop(table);
         let mut panicked = None;
         match orphan {
             Orphan::InFlight {
@@ -1011,6 +1018,10 @@ impl Inner {
         let mut wakers: Option<Vec<Waker>> = None;
         let mut released: Option<Vec<Released>> = None;
         let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
+        // Ops to submit again, and listeners whose accepts to kick (see
+        // `Table::kick_waiting`): rare, so allocated only when needed.
+        let mut resubmit: Vec<OpId> = Vec::new();
+        let mut kick: Vec<RawFd> = Vec::new();
         {
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
@@ -1020,15 +1031,17 @@ impl Inner {
                     return;
                 };
                 let completion = Completion::from_cqe(res, flags);
+                if res < 0 && !shutting_down {
+                    if let Some(fd) = table.cancelled_exclusive(id, &completion) {
+                        if !kick.contains(&fd) {
+                            kick.push(fd);
+                        }
+                    }
+                }
                 // An item (`IORING_CQE_F_MORE`) is not the op's end. A cancel shows
                 // once, on whichever completion carries it: a multishot op's last,
                 // or the first of a zero-copy send's two (its notification follows).
-                if !completion.has_more() {
-                    completed += 1;
-                }
-                if res == -libc::ECANCELED {
-                    cancelled += 1;
-                }
+                let (ends, was_cancelled) = (!completion.has_more(), res == -libc::ECANCELED);
                 match table.complete(id, completion) {
                     Reaped::WakeMain => wake_main = true,
                     Reaped::Wake(Some(waker)) => {
@@ -1038,11 +1051,21 @@ impl Inner {
                     Reaped::Release(data, completion, report) => released
                         .get_or_insert_with(|| self.released.take())
                         .push((data, completion, report)),
+                    // The ring's own cancel: neither the op's end nor one it reports.
+                    Reaped::Resubmit => {
+                        resubmit.push(id);
+                        return;
+                    }
                     Reaped::Stale(completion) => {
                         debug_assert!(false, "stale completion for {id:?}: {completion:?}");
                     }
                 }
+                completed += u64::from(ends);
+                cancelled += u64::from(was_cancelled);
             });
+            if !resubmit.is_empty() || !kick.is_empty() {
+                self.resubmit_and_kick(driver, &mut table, &resubmit, &kick);
+            }
         }
         let mail = driver.take_mail();
         // Releasing an op's data and waking run user code (a buffer's drop, a
@@ -1080,6 +1103,42 @@ impl Inner {
             self.wakers.set(wakers);
         }
         panicked
+    }
+
+    /// Submits again the kicked ops the kernel cancelled (`resubmit`), then kicks
+    /// every op waiting on the exclusive wait queue of a descriptor in `kick`, whose
+    /// wake-ups a cancelled op may have swallowed (see `Table::kick_waiting`).
+    #[cold]
+    fn resubmit_and_kick(
+        &self,
+        driver: &mut Driver,
+        table: &mut Table<Box<dyn Erased>>,
+        resubmit: &[OpId],
+        kick: &[RawFd],
+    ) {
+        for &id in resubmit {
+            let Some(data) = table.data_mut(id) else {
+                continue;
+            };
+            // Library code only: an exclusive op's entry is built from its own
+            // fields (an accept's listener and address buffer).
+            let sqe = data.resubmit().user_data(id.to_user_data());
+            // SAFETY: as in `push_new`: the entry points into the op's boxed data,
+            // which the table owns until the op's final completion; the op is still
+            // waiting, and its earlier entry was reaped (cancelled) above.
+            if let Err(err) = unsafe { driver.push(&sqe) } {
+                // Never reached the kernel: the op ends with the error, delivered
+                // by the next reap as its completion (this one may not wake).
+                driver.complete_later(id.to_user_data(), &err);
+            }
+        }
+        for &fd in kick {
+            for id in table.kick_waiting(fd) {
+                // If even flushing fails the ring is broken, and the shutdown cancels
+                // the op anyway.
+                let _ = driver.push_cancel(id.to_user_data());
+            }
+        }
     }
 
     /// Releases an abandoned op whose final completion is known: reports it to the
@@ -1219,6 +1278,13 @@ impl fmt::Debug for Inner {
 /// An op's result as `poll_op` hands it out: a completion cut off by the op's linked
 /// timeout reports a timeout (the kernel's errno stays in `Completion::errno`).
 #[inline]
+/// Whether op `id` waits on an exclusive wait queue (an accept).
+fn waits_exclusively(table: &Table<Box<dyn Erased>>, id: OpId) -> bool {
+    table
+        .data(id)
+        .is_some_and(|data| data.exclusive_wait().is_some())
+}
+
 fn ready(data: Box<dyn Erased>, mut completion: Completion) -> Poll<(Box<dyn Erased>, Completion)> {
     if completion.timed_out() {
         report_timeout(&mut completion, data.name());

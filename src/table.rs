@@ -34,6 +34,7 @@ use std::fmt;
 use std::io;
 use std::mem;
 use std::num::NonZeroU8;
+use std::os::fd::RawFd;
 use std::panic::AssertUnwindSafe;
 use std::panic::Location;
 #[cfg(test)]
@@ -98,12 +99,23 @@ pub struct Completion {
     more: Option<Box<Vec<Completion>>>,
 }
 
-/// What the table calls on an op's data when its final completion is reaped,
-/// before anything else runs: the ring's reap runs no user code until every
-/// completion of the batch is in the table, so an op can capture there what user
-/// code could change before its token is polled (which buffers a bundle filled).
-pub(crate) trait Settle {
+/// What the table asks of an op's data.
+pub(crate) trait OpData {
+    /// Called when the op's final completion is reaped, before anything else runs:
+    /// the ring's reap runs no user code until every completion of the batch is in
+    /// the table, so an op can capture there what user code could change before its
+    /// token is polled (which buffers a bundle filled).
     fn settle(&mut self, completion: &Completion);
+
+    /// The descriptor on whose exclusive wait queue the op waits in the kernel (an
+    /// accept's listener), if it does: see [`Table::kick_waiting`].
+    fn exclusive_wait(&self) -> Option<RawFd>;
+}
+
+/// Whether a completion's errno says the kernel cancelled the op: `ECANCELED`, or
+/// `EINTR` for an op interrupted in a kernel worker.
+fn is_cancel(errno: Option<i32>) -> bool {
+    matches!(errno, Some(libc::ECANCELED | libc::EINTR))
 }
 
 /// `IORING_CQE_F_MORE`: the kernel will post more completions for this op.
@@ -209,11 +221,14 @@ enum State {
     /// `main`: the executor's `block_on` future polled last (no waker is stored for
     /// it); otherwise `waker` is whoever polled last. `linked`: the op carries a
     /// linked timeout, so an `ECANCELED` nobody asked for means it timed out.
+    /// `kicked`: the ring cancelled the op to submit it again (see
+    /// [`Table::kick_waiting`]); its `ECANCELED` is not its end.
     Waiting {
         waker: Option<Waker>,
         main: bool,
         cancel_sent: bool,
         linked: bool,
+        kicked: bool,
     },
     Completed {
         completion: Completion,
@@ -275,6 +290,9 @@ pub(crate) enum Reaped<D> {
     /// An item of an orphaned op: queued until its final completion, and released
     /// with it.
     Queued,
+    /// The op was kicked ([`Table::kick_waiting`]) and the kernel cancelled it: it
+    /// is still waiting, and the caller submits its entry again, same id.
+    Resubmit,
     /// No op with this id is waiting for a completion. Never happens unless the
     /// library has a bug; the caller reports it.
     Stale(Completion),
@@ -383,6 +401,7 @@ impl<D> Table<D> {
                 main: false,
                 cancel_sent: false,
                 linked,
+                kicked: false,
             },
         )
     }
@@ -449,7 +468,7 @@ impl<D> Table<D> {
     /// Records the kernel's completion for the op `id`.
     pub(crate) fn complete(&mut self, id: OpId, mut completion: Completion) -> Reaped<D>
     where
-        D: Settle,
+        D: OpData,
     {
         let Some(slot) = self.slot_mut(id) else {
             return Reaped::Stale(completion);
@@ -472,6 +491,17 @@ impl<D> Table<D> {
                 State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
             };
         }
+        if let State::Waiting {
+            kicked: kicked @ true,
+            cancel_sent: false,
+            ..
+        } = &mut slot.state
+        {
+            *kicked = false;
+            if is_cancel(completion.errno()) {
+                return Reaped::Resubmit;
+            }
+        }
         if let Some(data) = slot.data.as_mut() {
             data.settle(&completion);
         }
@@ -487,12 +517,13 @@ impl<D> Table<D> {
                 main,
                 cancel_sent,
                 linked,
+                ..
             } => {
                 // Nobody asked for a cancel (not `cancel()`, not the shutdown): the
                 // kernel's cancel came from the linked timeout.
                 if *linked && !*cancel_sent {
                     completion.timed_out = result_errno
-                        .filter(|&e| e == libc::ECANCELED || e == libc::EINTR)
+                        .filter(|&e| is_cancel(Some(e)))
                         .and_then(|e| u8::try_from(e).ok())
                         .and_then(NonZeroU8::new);
                 }
@@ -732,6 +763,79 @@ impl<D> Table<D> {
             Some(slot) => slot,
             None => panic!("op table: {what} of {id:?}, which is no longer in the table"),
         }
+    }
+
+    /// The data of op `id`, while its slot holds it.
+    pub(crate) fn data(&self, id: OpId) -> Option<&D> {
+        self.slots
+            .get(id.index as usize)
+            .filter(|slot| slot.generation == id.generation)
+            .and_then(|slot| slot.data.as_ref())
+    }
+
+    /// The data of op `id`, while its slot holds it.
+    pub(crate) fn data_mut(&mut self, id: OpId) -> Option<&mut D> {
+        self.slot_mut(id).and_then(|slot| slot.data.as_mut())
+    }
+
+    /// Whether the final completion `completion` of op `id` ends an op cancelled
+    /// on `fd`'s exclusive wait queue (by its token, its drop or its linked
+    /// timeout; not a kick): the descriptor, if so.
+    pub(crate) fn cancelled_exclusive(&self, id: OpId, completion: &Completion) -> Option<RawFd>
+    where
+        D: OpData,
+    {
+        if completion.has_more() || !is_cancel(completion.errno()) {
+            return None;
+        }
+        let slot = self
+            .slots
+            .get(id.index as usize)
+            .filter(|slot| slot.generation == id.generation)?;
+        match slot.state {
+            State::Waiting {
+                kicked: true,
+                cancel_sent: false,
+                ..
+            } => None,
+            State::Waiting { .. } | State::Orphaned { .. } => slot.data.as_ref()?.exclusive_wait(),
+            State::Vacant { .. } | State::Completed { .. } => None,
+        }
+    }
+
+    /// Kicks every op waiting on `fd`'s exclusive wait queue, and returns their ids
+    /// for the caller to cancel; each is submitted again when its `ECANCELED`
+    /// arrives ([`Reaped::Resubmit`]), and the kick is invisible to its token.
+    ///
+    /// Why: a wake-up that reaches an op on an exclusive wait queue while the op is
+    /// being cancelled is consumed by it and passed to nobody (measured on Linux
+    /// 6.18), so an op waiting behind it misses a connection that is already in
+    /// the listener's backlog. Submitted again, an accept first takes what is
+    /// waiting. Ops already being cancelled or kicked, and ops with a linked
+    /// timeout (their timer would not be re-armed), are left alone.
+    pub(crate) fn kick_waiting(&mut self, fd: RawFd) -> Vec<OpId>
+    where
+        D: OpData,
+    {
+        let mut kicked_ids = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if let State::Waiting {
+                cancel_sent: false,
+                linked: false,
+                kicked: kicked @ false,
+                ..
+            } = &mut slot.state
+            {
+                if slot.data.as_ref().and_then(OpData::exclusive_wait) == Some(fd) {
+                    *kicked = true;
+                    kicked_ids.push(OpId {
+                        index: index as u32,
+                        generation: slot.generation,
+                    });
+                }
+            }
+        }
+        kicked_ids
     }
 
     /// Marks every waiting op as cancelled and returns the ids to cancel: every op the

@@ -171,7 +171,7 @@ impl<K: OpKind> Linear for Op<K> {
     fn start_cancel(&mut self) {
         if self.live && !self.cancelling {
             self.cancelling = true;
-            self.ring.request_cancel(self.id, K::EXCLUSIVE_WAIT);
+            self.ring.request_cancel(self.id);
         }
     }
 
@@ -195,13 +195,8 @@ impl<K: OpKind> Op<K> {
     #[inline(never)]
     fn abandon(&mut self) {
         self.live = false;
-        self.ring.abandon(
-            self.id,
-            K::NAME,
-            self.location,
-            self.quiet,
-            K::EXCLUSIVE_WAIT,
-        );
+        self.ring
+            .abandon(self.id, K::NAME, self.location, self.quiet);
     }
 }
 

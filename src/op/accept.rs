@@ -69,9 +69,15 @@ impl<S: Stream> OpKind for Accept<S> {
     type Residue = ();
     const NAME: &'static str = "Accept";
     const OPCODE: u8 = opcode::Accept::CODE;
-    const EXCLUSIVE_WAIT: bool = true;
+
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        Some(self.fd.raw())
+    }
 
     fn sqe(&mut self) -> squeue::Entry {
+        // Built again when the ring submits the op again: the kernel may have
+        // written the length.
+        self.peer = RawAddr::empty();
         opcode::Accept::new(
             types::Fd(self.fd.raw()),
             self.peer.as_mut_ptr(),

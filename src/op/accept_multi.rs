@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
@@ -73,11 +73,14 @@ impl<S: Stream> MultishotKind for AcceptMulti<S> {
     const NAME: &'static str = "AcceptMulti";
     const OPCODE: u8 = opcode::AcceptMulti::CODE;
     const SINCE: (u32, u32) = (5, 19);
-    const EXCLUSIVE_WAIT: bool = true;
     type Context = Ring;
 
     fn context(&self) -> Ring {
         self.ring.clone()
+    }
+
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        Some(self.fd.raw())
     }
 
     fn sqe(&mut self) -> squeue::Entry {

@@ -14,10 +14,16 @@ type DropLog = Rc<RefCell<Vec<u32>>>;
 struct Data {
     op: u32,
     drops: DropLog,
+    /// As an accept's listener: the exclusive wait queue the op waits on.
+    exclusive: Option<RawFd>,
 }
 
-impl super::Settle for Data {
+impl super::OpData for Data {
     fn settle(&mut self, _: &Completion) {}
+
+    fn exclusive_wait(&self) -> Option<RawFd> {
+        self.exclusive
+    }
 }
 
 impl Drop for Data {
@@ -28,7 +34,18 @@ impl Drop for Data {
 
 fn tracked(op: u32, drops: &DropLog) -> Data {
     let drops = Rc::clone(drops);
-    Data { op, drops }
+    Data {
+        op,
+        drops,
+        exclusive: None,
+    }
+}
+
+/// An op waiting on `fd`'s exclusive wait queue, as an accept on a listener.
+fn exclusive(op: u32, drops: &DropLog, fd: RawFd) -> Data {
+    let mut data = tracked(op, drops);
+    data.exclusive = Some(fd);
+    data
 }
 
 /// A waker that counts its wakes.
@@ -699,4 +716,110 @@ fn completion_kernel_restart_codes_read_as_eintr() {
             "res {res}"
         );
     }
+}
+
+fn cqe(res: i32) -> Completion {
+    Completion::from_cqe(res, 0)
+}
+
+fn cancelled() -> Completion {
+    Completion::from_cqe(-libc::ECANCELED, 0)
+}
+
+#[test]
+fn kick_picks_only_plain_waiting_ops_on_that_descriptor() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let a = table.insert(exclusive(1, &drops, 7));
+    let other_fd = table.insert(exclusive(2, &drops, 8));
+    let linked = table.insert_linked(exclusive(3, &drops, 7));
+    let cancelling = table.insert(exclusive(4, &drops, 7));
+    assert_eq!(table.cancel(cancelling), CancelStep::Submit);
+    let plain = table.insert(tracked(5, &drops));
+    let done = table.insert(exclusive(6, &drops, 7));
+    assert!(matches!(table.complete(done, cqe(3)), Reaped::Wake(None)));
+
+    assert_eq!(table.kick_waiting(7), vec![a]);
+    // Once kicked, an op is not kicked again before its cancel lands.
+    assert_eq!(table.kick_waiting(7), Vec::new());
+
+    for id in [other_fd, linked, cancelling, plain] {
+        assert!(matches!(table.complete(id, cqe(0)), Reaped::Wake(None)));
+    }
+    assert!(matches!(table.complete(a, cqe(0)), Reaped::Wake(None)));
+    for id in [a, other_fd, linked, cancelling, plain, done] {
+        assert!(table.poll_main(id).is_ready());
+    }
+    assert_eq!(table.in_flight(), 0);
+}
+
+#[test]
+fn kicked_op_cancelled_by_the_kernel_is_resubmitted_not_ended() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(exclusive(1, &drops, 7));
+    assert!(table.poll_main(id).is_pending());
+    assert_eq!(table.kick_waiting(7), vec![id]);
+    // The kick's own ECANCELED: not a cancel anybody asked for, and not the end.
+    assert_eq!(table.cancelled_exclusive(id, &cancelled()), None);
+    assert!(matches!(table.complete(id, cancelled()), Reaped::Resubmit));
+    assert_eq!(table.in_flight(), 1);
+    assert!(table.poll_main(id).is_pending());
+    // Submitted again, it completes as any op does, and can be kicked again.
+    assert_eq!(table.kick_waiting(7), vec![id]);
+    assert!(matches!(table.complete(id, cqe(9)), Reaped::WakeMain));
+    let Poll::Ready((data, completion)) = table.poll_main(id) else {
+        panic!("completed")
+    };
+    assert_eq!((data.op, completion.result().unwrap()), (1, 9));
+}
+
+#[test]
+fn kicked_op_cancelled_by_its_token_ends_with_the_cancel() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(exclusive(1, &drops, 7));
+    assert_eq!(table.kick_waiting(7), vec![id]);
+    // The token asks for a cancel while the kick's is on its way: the next
+    // ECANCELED is the op's end, and one that may have swallowed a wake-up.
+    assert_eq!(table.cancel(id), CancelStep::Submit);
+    assert_eq!(table.cancelled_exclusive(id, &cancelled()), Some(7));
+    assert!(matches!(
+        table.complete(id, cancelled()),
+        Reaped::Wake(None)
+    ));
+    let Poll::Ready((_, completion)) = table.poll_main(id) else {
+        panic!("completed")
+    };
+    assert_eq!(completion.errno(), Some(libc::ECANCELED));
+    assert!(!completion.timed_out());
+}
+
+#[test]
+fn cancelled_exclusive_names_the_descriptor_of_cancelled_and_orphaned_ops_only() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let cancelled_op = table.insert(exclusive(1, &drops, 7));
+    assert_eq!(table.cancel(cancelled_op), CancelStep::Submit);
+    assert_eq!(
+        table.cancelled_exclusive(cancelled_op, &cancelled()),
+        Some(7)
+    );
+    // A connection, not a cancel: no wake-up was swallowed.
+    assert_eq!(table.cancelled_exclusive(cancelled_op, &cqe(5)), None);
+    let orphan = table.insert(exclusive(2, &drops, 8));
+    assert!(matches!(
+        table.orphan(orphan, None),
+        Orphan::InFlight { .. }
+    ));
+    assert_eq!(table.cancelled_exclusive(orphan, &cancelled()), Some(8));
+    let plain = table.insert(tracked(3, &drops));
+    assert_eq!(table.cancel(plain), CancelStep::Submit);
+    assert_eq!(table.cancelled_exclusive(plain, &cancelled()), None);
+    for id in [cancelled_op, orphan, plain] {
+        let _ = table.complete(id, cancelled());
+    }
+    assert!(table.poll_main(cancelled_op).is_ready());
+    assert!(table.poll_main(plain).is_ready());
+    assert_eq!(table.in_flight(), 0);
 }

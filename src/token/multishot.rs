@@ -117,7 +117,7 @@ impl<K: MultishotKind> Multishot<K> {
     fn start_cancel(&mut self) {
         if self.live && !self.cancelling {
             self.cancelling = true;
-            self.ring.request_cancel(self.id, K::EXCLUSIVE_WAIT);
+            self.ring.request_cancel(self.id);
         }
     }
 
@@ -188,8 +188,7 @@ impl<K: MultishotKind> Multishot<K> {
     #[inline(never)]
     fn abandon(&mut self) {
         self.live = false;
-        self.ring
-            .abandon(self.id, K::NAME, self.location, false, K::EXCLUSIVE_WAIT);
+        self.ring.abandon(self.id, K::NAME, self.location, false);
     }
 }
 
