@@ -8,7 +8,6 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::os::fd::RawFd;
 use std::panic::Location;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
@@ -1018,10 +1017,6 @@ impl Inner {
         let mut wakers: Option<Vec<Waker>> = None;
         let mut released: Option<Vec<Released>> = None;
         let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
-        // Ops to submit again, and listeners whose accepts to kick (see
-        // `Table::kick_waiting`): rare, so allocated only when needed.
-        let mut resubmit: Vec<OpId> = Vec::new();
-        let mut kick: Vec<RawFd> = Vec::new();
         {
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
@@ -1031,40 +1026,35 @@ impl Inner {
                     return;
                 };
                 let completion = Completion::from_cqe(res, flags);
-                if res < 0 && !shutting_down {
-                    if let Some(fd) = table.cancelled_exclusive(id, &completion) {
-                        if !kick.contains(&fd) {
-                            kick.push(fd);
-                        }
-                    }
-                }
                 // An item (`IORING_CQE_F_MORE`) is not the op's end. A cancel shows
                 // once, on whichever completion carries it: a multishot op's last,
                 // or the first of a zero-copy send's two (its notification follows).
-                let (ends, was_cancelled) = (!completion.has_more(), res == -libc::ECANCELED);
+                if !completion.has_more() {
+                    completed += 1;
+                }
+                if res == -libc::ECANCELED {
+                    cancelled += 1;
+                }
                 match table.complete(id, completion) {
                     Reaped::WakeMain => wake_main = true,
                     Reaped::Wake(Some(waker)) => {
                         wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
                     }
-                    Reaped::Wake(None) | Reaped::Queued => {}
+                    Reaped::Wake(None) | Reaped::Queued | Reaped::Resubmit => {}
                     Reaped::Release(data, completion, report) => released
                         .get_or_insert_with(|| self.released.take())
                         .push((data, completion, report)),
-                    // The ring's own cancel: neither the op's end nor one it reports.
-                    Reaped::Resubmit => {
-                        resubmit.push(id);
-                        return;
-                    }
                     Reaped::Stale(completion) => {
                         debug_assert!(false, "stale completion for {id:?}: {completion:?}");
                     }
                 }
-                completed += u64::from(ends);
-                cancelled += u64::from(was_cancelled);
             });
-            if !resubmit.is_empty() || !kick.is_empty() {
-                self.resubmit_and_kick(driver, &mut table, &resubmit, &kick);
+            if table.has_rework() {
+                // A kick's cancel is the ring's own: neither the op's end nor a
+                // cancel it reports.
+                let resubmitted = self.resubmit_and_kick(driver, &mut table, shutting_down);
+                completed -= resubmitted;
+                cancelled -= resubmitted;
             }
         }
         let mail = driver.take_mail();
@@ -1105,18 +1095,25 @@ impl Inner {
         panicked
     }
 
-    /// Submits again the kicked ops the kernel cancelled (`resubmit`), then kicks
-    /// every op waiting on the exclusive wait queue of a descriptor in `kick`, whose
-    /// wake-ups a cancelled op may have swallowed (see `Table::kick_waiting`).
+    /// Submits again the kicked ops the kernel cancelled, then kicks every op
+    /// waiting on the exclusive wait queue of a descriptor where an op was cancelled
+    /// and may have swallowed a wake-up (see `Table::kick_waiting`); no kick while
+    /// shutting down. Returns how many ops it submitted again.
     #[cold]
     fn resubmit_and_kick(
         &self,
         driver: &mut Driver,
         table: &mut Table<Box<dyn Erased>>,
-        resubmit: &[OpId],
-        kick: &[RawFd],
-    ) {
-        for &id in resubmit {
+        shutting_down: bool,
+    ) -> u64 {
+        let (resubmit, swallowed) = table.take_rework();
+        for &id in &resubmit {
+            if shutting_down {
+                // The shutdown waits for every op to end: this one ends cancelled.
+                let cancelled = io::Error::from_raw_os_error(libc::ECANCELED);
+                driver.complete_later(id.to_user_data(), &cancelled);
+                continue;
+            }
             let Some(data) = table.data_mut(id) else {
                 continue;
             };
@@ -1132,13 +1129,17 @@ impl Inner {
                 driver.complete_later(id.to_user_data(), &err);
             }
         }
-        for &fd in kick {
+        if shutting_down {
+            return resubmit.len() as u64;
+        }
+        for fd in swallowed {
             for id in table.kick_waiting(fd) {
                 // If even flushing fails the ring is broken, and the shutdown cancels
                 // the op anyway.
                 let _ = driver.push_cancel(id.to_user_data());
             }
         }
+        resubmit.len() as u64
     }
 
     /// Releases an abandoned op whose final completion is known: reports it to the

@@ -291,7 +291,8 @@ pub(crate) enum Reaped<D> {
     /// with it.
     Queued,
     /// The op was kicked ([`Table::kick_waiting`]) and the kernel cancelled it: it
-    /// is still waiting, and the caller submits its entry again, same id.
+    /// is still waiting, and its id is in [`Table::take_rework`] for the caller to
+    /// submit its entry again.
     Resubmit,
     /// No op with this id is waiting for a completion. Never happens unless the
     /// library has a bug; the caller reports it.
@@ -364,6 +365,41 @@ pub(crate) struct Table<D> {
     slots: Vec<Slot<D>>,
     free_head: u32,
     in_flight: usize,
+    rework: Rework,
+}
+
+/// See [`Table::take_rework`].
+#[derive(Default)]
+struct Rework {
+    resubmit: Vec<OpId>,
+    swallowed: Vec<RawFd>,
+}
+
+/// The final completion of op `id` says the kernel cancelled it. A kicked op
+/// nobody else cancelled is to be submitted again (true); an op cancelled on an
+/// exclusive wait queue leaves its descriptor for the ops waiting behind it.
+#[cold]
+fn cancelled<D: OpData>(slot: &mut Slot<D>, id: OpId, rework: &mut Rework) -> bool {
+    match &mut slot.state {
+        State::Waiting {
+            kicked: kicked @ true,
+            cancel_sent: false,
+            ..
+        } => {
+            *kicked = false;
+            rework.resubmit.push(id);
+            true
+        }
+        State::Waiting { .. } | State::Orphaned { .. } => {
+            if let Some(fd) = slot.data.as_ref().and_then(OpData::exclusive_wait) {
+                if !rework.swallowed.contains(&fd) {
+                    rework.swallowed.push(fd);
+                }
+            }
+            false
+        }
+        State::Vacant { .. } | State::Completed { .. } => false,
+    }
 }
 
 impl<D> Table<D> {
@@ -372,6 +408,7 @@ impl<D> Table<D> {
             slots: Vec::new(),
             free_head: NO_FREE,
             in_flight: 0,
+            rework: Rework::default(),
         }
     }
 
@@ -470,7 +507,12 @@ impl<D> Table<D> {
     where
         D: OpData,
     {
-        let Some(slot) = self.slot_mut(id) else {
+        // Not `slot_mut`: `self.rework` is borrowed beside the slot.
+        let Some(slot) = self
+            .slots
+            .get_mut(id.index as usize)
+            .filter(|slot| slot.generation == id.generation)
+        else {
             return Reaped::Stale(completion);
         };
         if completion.has_more() {
@@ -491,16 +533,11 @@ impl<D> Table<D> {
                 State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
             };
         }
-        if let State::Waiting {
-            kicked: kicked @ true,
-            cancel_sent: false,
-            ..
-        } = &mut slot.state
+        if completion.result.is_err()
+            && is_cancel(completion.errno())
+            && cancelled(slot, id, &mut self.rework)
         {
-            *kicked = false;
-            if is_cancel(completion.errno()) {
-                return Reaped::Resubmit;
-            }
+            return Reaped::Resubmit;
         }
         if let Some(data) = slot.data.as_mut() {
             data.settle(&completion);
@@ -778,29 +815,21 @@ impl<D> Table<D> {
         self.slot_mut(id).and_then(|slot| slot.data.as_mut())
     }
 
-    /// Whether the final completion `completion` of op `id` ends an op cancelled
-    /// on `fd`'s exclusive wait queue (by its token, its drop or its linked
-    /// timeout; not a kick): the descriptor, if so.
-    pub(crate) fn cancelled_exclusive(&self, id: OpId, completion: &Completion) -> Option<RawFd>
-    where
-        D: OpData,
-    {
-        if completion.has_more() || !is_cancel(completion.errno()) {
-            return None;
-        }
-        let slot = self
-            .slots
-            .get(id.index as usize)
-            .filter(|slot| slot.generation == id.generation)?;
-        match slot.state {
-            State::Waiting {
-                kicked: true,
-                cancel_sent: false,
-                ..
-            } => None,
-            State::Waiting { .. } | State::Orphaned { .. } => slot.data.as_ref()?.exclusive_wait(),
-            State::Vacant { .. } | State::Completed { .. } => None,
-        }
+    /// Whether a completion asked the caller for work beyond waking and releasing
+    /// ([`take_rework`](Table::take_rework)).
+    pub(crate) fn has_rework(&self) -> bool {
+        !self.rework.resubmit.is_empty() || !self.rework.swallowed.is_empty()
+    }
+
+    /// Takes that work out: the kicked ops to submit again, and the descriptors on
+    /// whose exclusive wait queue an op was cancelled (by its token, its drop or its
+    /// linked timeout) and so may have swallowed a wake-up, whose waiting ops to
+    /// kick.
+    pub(crate) fn take_rework(&mut self) -> (Vec<OpId>, Vec<RawFd>) {
+        (
+            mem::take(&mut self.rework.resubmit),
+            mem::take(&mut self.rework.swallowed),
+        )
     }
 
     /// Kicks every op waiting on `fd`'s exclusive wait queue, and returns their ids

@@ -760,14 +760,18 @@ fn kicked_op_cancelled_by_the_kernel_is_resubmitted_not_ended() {
     let id = table.insert(exclusive(1, &drops, 7));
     assert!(table.poll_main(id).is_pending());
     assert_eq!(table.kick_waiting(7), vec![id]);
-    // The kick's own ECANCELED: not a cancel anybody asked for, and not the end.
-    assert_eq!(table.cancelled_exclusive(id, &cancelled()), None);
+    // The kick's own ECANCELED: not the end, and not a cancel that swallowed a
+    // wake-up.
     assert!(matches!(table.complete(id, cancelled()), Reaped::Resubmit));
+    assert!(table.has_rework());
+    assert_eq!(table.take_rework(), (vec![id], Vec::new()));
+    assert!(!table.has_rework());
     assert_eq!(table.in_flight(), 1);
     assert!(table.poll_main(id).is_pending());
     // Submitted again, it completes as any op does, and can be kicked again.
     assert_eq!(table.kick_waiting(7), vec![id]);
     assert!(matches!(table.complete(id, cqe(9)), Reaped::WakeMain));
+    assert!(!table.has_rework());
     let Poll::Ready((data, completion)) = table.poll_main(id) else {
         panic!("completed")
     };
@@ -783,11 +787,11 @@ fn kicked_op_cancelled_by_its_token_ends_with_the_cancel() {
     // The token asks for a cancel while the kick's is on its way: the next
     // ECANCELED is the op's end, and one that may have swallowed a wake-up.
     assert_eq!(table.cancel(id), CancelStep::Submit);
-    assert_eq!(table.cancelled_exclusive(id, &cancelled()), Some(7));
     assert!(matches!(
         table.complete(id, cancelled()),
         Reaped::Wake(None)
     ));
+    assert_eq!(table.take_rework(), (Vec::new(), vec![7]));
     let Poll::Ready((_, completion)) = table.poll_main(id) else {
         panic!("completed")
     };
@@ -796,30 +800,44 @@ fn kicked_op_cancelled_by_its_token_ends_with_the_cancel() {
 }
 
 #[test]
-fn cancelled_exclusive_names_the_descriptor_of_cancelled_and_orphaned_ops_only() {
+fn only_cancelled_and_orphaned_exclusive_ops_leave_their_descriptor_to_kick() {
     let drops = DropLog::default();
     let mut table = Table::new();
-    let cancelled_op = table.insert(exclusive(1, &drops, 7));
-    assert_eq!(table.cancel(cancelled_op), CancelStep::Submit);
-    assert_eq!(
-        table.cancelled_exclusive(cancelled_op, &cancelled()),
-        Some(7)
-    );
+    // Cancelled: the descriptor, once however many ops end there.
+    let cancelled_ops = [
+        table.insert(exclusive(1, &drops, 7)),
+        table.insert(exclusive(2, &drops, 7)),
+    ];
+    for id in cancelled_ops {
+        assert_eq!(table.cancel(id), CancelStep::Submit);
+        let _ = table.complete(id, cancelled());
+    }
+    assert_eq!(table.take_rework(), (Vec::new(), vec![7]));
     // A connection, not a cancel: no wake-up was swallowed.
-    assert_eq!(table.cancelled_exclusive(cancelled_op, &cqe(5)), None);
-    let orphan = table.insert(exclusive(2, &drops, 8));
+    let accepted = table.insert(exclusive(3, &drops, 7));
+    assert_eq!(table.cancel(accepted), CancelStep::Submit);
+    let _ = table.complete(accepted, cqe(5));
+    assert!(!table.has_rework());
+    // Orphaned, and timed out (linked): both may have swallowed one.
+    let orphan = table.insert(exclusive(4, &drops, 8));
     assert!(matches!(
         table.orphan(orphan, None),
         Orphan::InFlight { .. }
     ));
-    assert_eq!(table.cancelled_exclusive(orphan, &cancelled()), Some(8));
-    let plain = table.insert(tracked(3, &drops));
+    let _ = table.complete(orphan, cancelled());
+    let timed_out = table.insert_linked(exclusive(5, &drops, 9));
+    let _ = table.complete(timed_out, cancelled());
+    assert_eq!(table.take_rework(), (Vec::new(), vec![8, 9]));
+    // An op on no exclusive queue leaves nothing.
+    let plain = table.insert(tracked(6, &drops));
     assert_eq!(table.cancel(plain), CancelStep::Submit);
-    assert_eq!(table.cancelled_exclusive(plain, &cancelled()), None);
-    for id in [cancelled_op, orphan, plain] {
-        let _ = table.complete(id, cancelled());
+    let _ = table.complete(plain, cancelled());
+    assert!(!table.has_rework());
+    for id in cancelled_ops
+        .into_iter()
+        .chain([accepted, timed_out, plain])
+    {
+        assert!(table.poll_main(id).is_ready());
     }
-    assert!(table.poll_main(cancelled_op).is_ready());
-    assert!(table.poll_main(plain).is_ready());
     assert_eq!(table.in_flight(), 0);
 }
