@@ -32,10 +32,26 @@ struct Shared {
     notifier: Arc<Notifier>,
 }
 
+/// The executor running `block_on` on a thread: the address of its `Shared`
+/// (which a waker compares with its own) and its queue of local wakes.
+#[derive(Clone, Copy)]
+pub(crate) struct Running {
+    shared: usize,
+    local: *const RefCell<Vec<u64>>,
+}
+
+impl Running {
+    const NONE: Running = Running {
+        shared: 0,
+        local: std::ptr::null(),
+    };
+}
+
 thread_local! {
-    /// The address of the `Shared` whose executor is running `block_on` on this
-    /// thread, or 0: a wake from that thread needs no eventfd write.
-    static RUNNING: Cell<usize> = const { Cell::new(0) };
+    /// The executor running `block_on` on this thread, if any: a wake from this
+    /// thread for one of its tasks goes on its local queue, with no lock and no
+    /// eventfd write. `Copy`, so the thread-local has no destructor to register.
+    static RUNNING: Cell<Running> = const { Cell::new(Running::NONE) };
 }
 
 impl Shared {
@@ -61,19 +77,41 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        let running = RUNNING.with(Cell::get);
+        let here = running.shared == Arc::as_ptr(&self.shared) as usize;
         if self.id == MAIN {
             // The `block_on` future needs no queue entry: its flag is what the
             // executor checks.
             self.queued.store(true, Ordering::Release);
-        } else {
+        } else if here {
+            // SAFETY: `running` is this thread's running executor, the one this
+            // waker's task belongs to (same `Shared`, kept alive by this waker, so
+            // the address cannot have been reused); `enter` set `local` to that
+            // executor's queue and `exit` takes it away before the executor can
+            // go, so the pointer is valid for the whole `block_on`.
+            let local = unsafe { &*running.local };
+            // Only this thread pushes to the local queue and only the executor
+            // clears the flag, on this thread too; a wake from another thread at
+            // the same moment may queue the task a second time, which costs one
+            // spurious poll. The queue is never borrowed while user code runs.
+            if !self.queued.load(Ordering::Relaxed) {
+                if let Ok(mut local) = local.try_borrow_mut() {
+                    self.queued.store(true, Ordering::Relaxed);
+                    local.push(self.id);
+                    return;
+                }
+            } else {
+                return;
+            }
+        }
+        if self.id != MAIN {
             if self.queued.swap(true, Ordering::AcqRel) {
                 return;
             }
             self.shared.woken().push(self.id);
             self.shared.pending.store(true, Ordering::Release);
         }
-        let shared = Arc::as_ptr(&self.shared) as usize;
-        if RUNNING.with(Cell::get) != shared {
+        if !here {
             // Another thread, or this one outside `block_on`: the ring's thread may
             // be blocked in the kernel. The write completes its eventfd read.
             self.shared.notifier.notify();
@@ -102,7 +140,10 @@ pub(crate) struct Executor {
     free: RefCell<Vec<u32>>,
     main: Arc<TaskWaker>,
     main_waker: Waker,
-    /// Ids taken from the shared queue, reused between ticks.
+    /// Tasks woken on this thread while this executor runs `block_on` (see
+    /// `RUNNING`) or spawned: the shared queue is for wakes from elsewhere.
+    local: RefCell<Vec<u64>>,
+    /// Ids taken from the queues, reused between ticks.
     batch: Cell<Vec<u64>>,
     running: Cell<bool>,
 }
@@ -125,6 +166,7 @@ impl Executor {
             shared,
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
+            local: RefCell::new(Vec::new()),
             batch: Cell::new(Vec::new()),
             running: Cell::new(false),
         }
@@ -132,16 +174,19 @@ impl Executor {
 
     /// Marks the start of a `block_on`; false if one is already running. Returns
     /// the marker of the executor that was running on this thread before.
-    pub(crate) fn enter(&self) -> Option<usize> {
+    pub(crate) fn enter(&self) -> Option<Running> {
         if self.running.replace(true) {
             return None;
         }
-        let this = Arc::as_ptr(&self.shared) as usize;
+        let this = Running {
+            shared: Arc::as_ptr(&self.shared) as usize,
+            local: &self.local,
+        };
         Some(RUNNING.with(|running| running.replace(this)))
     }
 
     /// Marks the end of a `block_on`, restoring what `enter` returned.
-    pub(crate) fn exit(&self, previous: usize) {
+    pub(crate) fn exit(&self, previous: Running) {
         self.running.set(false);
         RUNNING.with(|running| running.set(previous));
     }
@@ -153,7 +198,7 @@ impl Executor {
     /// Whether this executor's `block_on` is the innermost one running on this
     /// thread: the one that polls the futures running now.
     pub(crate) fn is_current(&self) -> bool {
-        RUNNING.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
+        RUNNING.with(Cell::get).shared == Arc::as_ptr(&self.shared) as usize
     }
 
     /// The waker of the `block_on` future, queued so that the first tick polls it.
@@ -227,8 +272,7 @@ impl Executor {
             queued: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
-        self.shared.woken().push(waker.id);
-        self.shared.pending.store(true, Ordering::Release);
+        self.local.borrow_mut().push(waker.id);
         slot.task = Some(Task {
             future: Some(Box::pin(wrapped)),
             waker,
@@ -240,20 +284,19 @@ impl Executor {
     /// gone; the tasks not polled yet stay queued, and its panic is returned for the
     /// caller to resume.
     pub(crate) fn run_woken(&self) -> Option<Payload> {
-        if !self.shared.pending.load(Ordering::Relaxed)
-            || !self.shared.pending.swap(false, Ordering::Acquire)
-        {
-            return None;
-        }
         let mut batch = self.batch.take();
-        std::mem::swap(&mut batch, &mut *self.shared.woken());
+        std::mem::swap(&mut batch, &mut *self.local.borrow_mut());
+        if self.shared.pending.load(Ordering::Relaxed)
+            && self.shared.pending.swap(false, Ordering::Acquire)
+        {
+            batch.append(&mut self.shared.woken());
+        }
         let mut panicked = None;
         for (i, &id) in batch.iter().enumerate() {
             if let Err(payload) = self.poll_task(id) {
                 // Keep the tasks not polled yet in the queue, or their `queued` flags
                 // would swallow every later wake.
-                self.shared.woken().extend_from_slice(&batch[i + 1..]);
-                self.shared.pending.store(true, Ordering::Release);
+                self.local.borrow_mut().extend_from_slice(&batch[i + 1..]);
                 panicked = Some(payload);
                 break;
             }
@@ -326,7 +369,9 @@ impl Executor {
 
     /// Whether anything is runnable right now.
     pub(crate) fn has_woken(&self) -> bool {
-        self.main.queued.load(Ordering::Acquire) || self.shared.pending.load(Ordering::Acquire)
+        self.main.queued.load(Ordering::Acquire)
+            || self.shared.pending.load(Ordering::Acquire)
+            || !self.local.borrow().is_empty()
     }
 
     /// Removes every task, for shutdown. The caller drops them with no borrow held.

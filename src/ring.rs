@@ -20,7 +20,7 @@ use io_uring::squeue;
 use crate::driver::{Config, Driver};
 use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
-use crate::exec::{Executor, JoinHandle};
+use crate::exec::{Executor, JoinHandle, Running};
 use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
 use crate::runtime::mailbox::MailSlot;
 use crate::table::{CancelStep, OpId, Orphan, Polled, PolledItem, Reaped, Report, Stored, Table};
@@ -652,32 +652,42 @@ impl Inner {
             Polled::Ready(data, completion) => return ready(data, completion),
             // A replaced waker is dropped here, with no borrow held.
             Polled::Pending(replaced) => drop(replaced),
-            Polled::NeedsWaker => {
-                // Cloning and dropping a waker are user code: no borrow is held.
-                let waker = waker.clone();
-                let stored = self.table.borrow_mut().set_waker(id, waker);
-                match stored {
-                    Stored::Replaced(replaced) => drop(replaced),
-                    Stored::Completed(unused) => {
-                        // The clone ran the ring far enough to reap this op (a
-                        // shutdown, say): take the result now.
-                        drop(unused);
-                        match self.table.borrow_mut().poll_waiting(id, None) {
-                            Polled::Ready(data, completion) => return ready(data, completion),
-                            _ => unreachable!("a completed op is ready"),
-                        }
-                    }
+            Polled::NeedsWaker => return self.poll_op_storing(id, waker),
+        }
+        self.check_awaited_here("an operation");
+        Poll::Pending
+    }
+
+    /// The rest of `poll_op` for a waker the table did not clone: cloning and
+    /// dropping a waker are user code, so no borrow is held meanwhile.
+    #[cold]
+    #[inline(never)]
+    fn poll_op_storing(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
+        let waker = waker.clone();
+        let stored = self.table.borrow_mut().set_waker(id, waker);
+        match stored {
+            Stored::Replaced(replaced) => drop(replaced),
+            Stored::Completed(unused) => {
+                // The clone ran the ring far enough to reap this op (a shutdown,
+                // say): take the result now.
+                drop(unused);
+                match self.table.borrow_mut().poll_waiting(id, None) {
+                    Polled::Ready(data, completion) => return ready(data, completion),
+                    _ => unreachable!("a completed op is ready"),
                 }
             }
         }
-        assert!(
-            self.exec.is_current() || self.state.get() != Lifecycle::Running,
-            "an operation of this ring was awaited outside the ring's block_on (or \
-             inside another ring's block_on): it can only make progress while its own \
-             `ring.block_on` runs the future that awaits it (await it there, or in a \
-             task spawned on the ring)"
-        );
+        self.check_awaited_here("an operation");
         Poll::Pending
+    }
+
+    /// Panics if a token of this ring waits outside the ring's `block_on`, where
+    /// nothing would ever run the ring for it; `what` names the token.
+    #[inline]
+    fn check_awaited_here(&self, what: &str) {
+        if !self.exec.is_current() && self.state.get() == Lifecycle::Running {
+            awaited_elsewhere(what);
+        }
     }
 
     /// Polls a multishot op: its next item, or its end with its data once no item is
@@ -718,12 +728,7 @@ impl Inner {
                 }
             }
         }
-        assert!(
-            self.exec.is_current() || self.state.get() != Lifecycle::Running,
-            "a multishot operation of this ring was awaited outside the ring's block_on \
-             (or inside another ring's block_on): it can only make progress while its \
-             own `ring.block_on` runs the future that awaits it"
-        );
+        self.check_awaited_here("a multishot operation");
         Poll::Pending
     }
 
@@ -1276,9 +1281,17 @@ impl fmt::Debug for Inner {
     }
 }
 
-/// An op's result as `poll_op` hands it out: a completion cut off by the op's linked
-/// timeout reports a timeout (the kernel's errno stays in `Completion::errno`).
-#[inline]
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn awaited_elsewhere(what: &str) -> ! {
+    panic!(
+        "{what} of this ring was awaited outside the ring's block_on (or inside another \
+         ring's block_on): it can only make progress while its own `ring.block_on` runs \
+         the future that awaits it (await it there, or in a task spawned on the ring)"
+    )
+}
+
 /// Whether op `id` waits on an exclusive wait queue (an accept).
 fn waits_exclusively(table: &Table<Box<dyn Erased>>, id: OpId) -> bool {
     table
@@ -1286,6 +1299,9 @@ fn waits_exclusively(table: &Table<Box<dyn Erased>>, id: OpId) -> bool {
         .is_some_and(|data| data.exclusive_wait().is_some())
 }
 
+/// An op's result as `poll_op` hands it out: a completion cut off by the op's linked
+/// timeout reports a timeout (the kernel's errno stays in `Completion::errno`).
+#[inline]
 fn ready(data: Box<dyn Erased>, mut completion: Completion) -> Poll<(Box<dyn Erased>, Completion)> {
     if completion.timed_out() {
         report_timeout(&mut completion, data.name());
@@ -1314,7 +1330,7 @@ fn fail_block_on<F>(mut future: Pin<&mut Option<F>>, payload: Payload) -> ! {
 
 /// Ends a `block_on` however it ends, restoring the executor marker it replaced, and
 /// runs a shutdown that was asked for while it ran.
-struct RunningGuard<'a>(&'a Inner, usize);
+struct RunningGuard<'a>(&'a Inner, Running);
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {

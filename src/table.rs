@@ -255,9 +255,10 @@ struct Slot<D> {
 
 impl<D> Slot<D> {
     fn take_data(&mut self) -> D {
-        self.data
-            .take()
-            .expect("op table: an occupied slot without its data")
+        match self.data.take() {
+            Some(data) => data,
+            None => no_data(),
+        }
     }
 
     /// The final completion, with the items nobody took attached.
@@ -276,6 +277,30 @@ impl<D> Slot<D> {
 }
 
 const NO_FREE: u32 = u32::MAX;
+
+// The table's panics (library bugs only) are out of line, so that the paths that
+// cannot reach them carry none of their formatting.
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn misuse(id: OpId, what: &str) -> ! {
+    panic!("op table: {id:?} {what}")
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn gone(id: OpId, what: &str) -> ! {
+    panic!("op table: {what} of {id:?}, which is no longer in the table")
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn no_data() -> ! {
+    panic!("op table: an occupied slot without its data")
+}
 
 /// What the table asks of its caller when a completion arrives.
 #[derive(Debug)]
@@ -684,7 +709,7 @@ impl<D> Table<D> {
                 Polled::Ready(data, completion)
             }
             State::Vacant { .. } | State::Orphaned { .. } => {
-                panic!("op table: {id:?} polled after its token was given up")
+                misuse(id, "polled after its token was given up")
             }
         }
     }
@@ -755,7 +780,7 @@ impl<D> Table<D> {
             }
             State::Completed { .. } => CancelStep::Completed,
             State::Vacant { .. } | State::Orphaned { .. } => {
-                panic!("op table: {id:?} cancelled after its token was given up")
+                misuse(id, "cancelled after its token was given up")
             }
         }
     }
@@ -789,16 +814,14 @@ impl<D> Table<D> {
                 let completion = slot.with_items(completion);
                 Orphan::Completed(self.vacate(id.index), completion)
             }
-            State::Vacant { .. } | State::Orphaned { .. } => {
-                panic!("op table: {id:?} orphaned twice")
-            }
+            State::Vacant { .. } | State::Orphaned { .. } => misuse(id, "orphaned twice"),
         }
     }
 
     fn live_slot(&mut self, id: OpId, what: &str) -> &mut Slot<D> {
         match self.slot_mut(id) {
             Some(slot) => slot,
-            None => panic!("op table: {what} of {id:?}, which is no longer in the table"),
+            None => gone(id, what),
         }
     }
 

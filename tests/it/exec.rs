@@ -173,3 +173,83 @@ fn busy_task_yielding_in_a_loop_does_not_starve_completions() {
         .expect("the timer never completed while another task kept yielding");
     assert!(spins > 0);
 }
+
+/// A wake on the ring's own thread goes on the executor's local queue only while
+/// that executor runs `block_on`: from inside another ring's `block_on`, or from
+/// outside any, it takes the shared queue and still reaches the task.
+#[test]
+fn wake_from_another_rings_block_on_or_outside_any_reaches_the_task() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    let ring = Ring::new().unwrap();
+    let other = Ring::new().unwrap();
+    for from_other_ring in [true, false] {
+        let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
+        let polls = Rc::new(Cell::new(0));
+        let (task_parked, task_polls) = (parked.clone(), polls.clone());
+        let join = ring.spawn(poll_fn(move |cx| {
+            task_polls.set(task_polls.get() + 1);
+            if task_polls.get() == 1 {
+                *task_parked.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        }));
+        // Let the task run once and park its waker.
+        ring.block_on(async { ring.nop().complete().await })
+            .unwrap();
+        assert_eq!(polls.get(), 1);
+        let waker = parked
+            .borrow_mut()
+            .take()
+            .expect("the task parked its waker");
+        if from_other_ring {
+            other.block_on(async {
+                waker.wake();
+                other.nop().complete().await.unwrap();
+            });
+        } else {
+            waker.wake();
+        }
+        ring.block_on(join);
+        assert_eq!(polls.get(), 2);
+    }
+}
+
+/// A task woken twice in one turn, from its own thread and from another, is polled
+/// and finishes; nothing is lost when both queues hold it.
+#[test]
+fn task_woken_from_its_thread_and_another_at_once_finishes() {
+    let ring = Ring::new().unwrap();
+    let parked: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let task_parked = parked.clone();
+    let mut polls = 0;
+    let join = ring.spawn(poll_fn(move |cx| {
+        polls += 1;
+        if polls <= 200 {
+            // Park, and wake itself once here, once from another thread.
+            *task_parked.lock().unwrap() = Some(cx.waker().clone());
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        } else {
+            Poll::Ready(polls)
+        }
+    }));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waker_thread = {
+        let (parked, done) = (parked.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(waker) = parked.lock().unwrap().take() {
+                    waker.wake();
+                }
+                std::hint::spin_loop();
+            }
+        })
+    };
+    assert!(ring.block_on(join) > 200);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    waker_thread.join().unwrap();
+}

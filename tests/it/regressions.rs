@@ -57,7 +57,11 @@ fn op_awaited_outside_its_ring_panics_instead_of_hanging() {
     let b = ring();
     let op = Timeout::new(&a, Duration::from_secs(10)).submit();
     let payload = catch_unwind(AssertUnwindSafe(|| b.block_on(op.complete()))).unwrap_err();
-    let msg = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|msg| msg.to_string()))
+        .unwrap_or_default();
     assert!(msg.contains("outside the ring's block_on"), "{msg}");
     // The token was abandoned while unwinding: no second panic, and it is cancelled.
     a.block_on(async { a.sleep(Duration::from_millis(5)).await })
