@@ -284,11 +284,16 @@ impl Executor {
     /// gone; the tasks not polled yet stay queued, and its panic is returned for the
     /// caller to resume.
     pub(crate) fn run_woken(&self) -> Option<Payload> {
+        // Only a set flag costs a locked instruction, and a tick that woke nothing
+        // (the `block_on` future's own ops) touches neither queue.
+        let remote = self.shared.pending.load(Ordering::Relaxed)
+            && self.shared.pending.swap(false, Ordering::Acquire);
+        if !remote && self.local.borrow().is_empty() {
+            return None;
+        }
         let mut batch = self.batch.take();
         std::mem::swap(&mut batch, &mut *self.local.borrow_mut());
-        if self.shared.pending.load(Ordering::Relaxed)
-            && self.shared.pending.swap(false, Ordering::Acquire)
-        {
+        if remote {
             batch.append(&mut self.shared.woken());
         }
         let mut panicked = None;

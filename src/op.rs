@@ -41,6 +41,7 @@ mod recv_bundle;
 mod recv_from;
 mod recv_msg;
 mod recv_multi;
+mod recv_multi_bundle;
 mod recv_provided;
 mod rename_at;
 mod send;
@@ -74,6 +75,7 @@ pub use open_at::OpenAt;
 pub use recv::Recv;
 pub use recv_bundle::RecvBundle;
 pub use recv_multi::RecvMulti;
+pub use recv_multi_bundle::RecvMultiBundle;
 pub use recv_provided::RecvProvided;
 pub use rename_at::RenameAt;
 pub use send::Send;
@@ -182,8 +184,9 @@ pub trait OpKind: Sealed + Sized + 'static {
         None
     }
 
-    /// Called when the final completion is reaped, before any user code runs (see
-    /// the table's `Settle`): for what must be read off shared state at once.
+    /// Called when each completion is reaped (an item flagged `IORING_CQE_F_MORE`,
+    /// then the final one), before any user code runs (see the table's `OpData`):
+    /// for what must be read off shared state at once.
     #[doc(hidden)]
     fn settle(&mut self, _completion: &Completion) {}
 
@@ -255,6 +258,11 @@ pub trait MultishotKind: Sealed + Sized + 'static {
         Self::is_item(completion)
     }
 
+    /// Called when each completion is reaped, items and the final one, before any
+    /// user code runs, as [`OpKind::settle`].
+    #[doc(hidden)]
+    fn settle(&mut self, _completion: &Completion) {}
+
     /// Turns a completion that [`is_item`](MultishotKind::is_item) into the item.
     #[doc(hidden)]
     fn item(cx: &Self::Context, completion: Completion) -> Self::Item;
@@ -290,6 +298,10 @@ impl<K: MultishotKind> Erased for Streaming<K> {
             .filter(|c| K::is_item(c))
             .count();
         Some(earlier + usize::from(K::is_item(completion)))
+    }
+
+    fn settle(&mut self, completion: &Completion) {
+        self.0.settle(completion);
     }
 
     fn exclusive_wait(&self) -> Option<RawFd> {

@@ -1427,4 +1427,33 @@ mod tests {
             .unwrap();
         assert_eq!(&buf[..], b"kept");
     }
+
+    #[test]
+    fn recv_multi_bundle_on_a_kernel_before_6_10_ends_unsupported_and_keeps_the_bytes() {
+        let ring = Ring::builder().assume_kernel((6, 9)).build().unwrap();
+        let group = crate::buf::BufRing::new(&ring, 2, 16).unwrap();
+        let (a, b) = crate::net::UnixStream::pair(&ring).unwrap();
+        let (first, sent) = ring.block_on(async {
+            let (sent, _) = b.send(b"kept").submit().complete().await;
+            let mut bundles = a.recv_multi_bundle(&group).submit();
+            let first = bundles.next().await;
+            assert!(bundles.next().await.is_none(), "the stream has ended");
+            (first, sent)
+        });
+        sent.unwrap();
+        let err = first.expect("the stream ends with an error").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        let message = err.to_string();
+        assert!(
+            message.contains("the RecvMultiBundle operation needs Linux 6.10")
+                && message.contains("running kernel is 6.9"),
+            "{message}"
+        );
+        assert_eq!(group.available(), 2);
+        let buf = ring
+            .block_on(a.recv_provided(&group).submit().complete())
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..], b"kept");
+    }
 }

@@ -101,10 +101,11 @@ pub struct Completion {
 
 /// What the table asks of an op's data.
 pub(crate) trait OpData {
-    /// Called when the op's final completion is reaped, before anything else runs:
-    /// the ring's reap runs no user code until every completion of the batch is in
-    /// the table, so an op can capture there what user code could change before its
-    /// token is polled (which buffers a bundle filled).
+    /// Called when each of the op's completions is reaped (its items and its final
+    /// one), before anything else runs: the ring's reap runs no user code until
+    /// every completion of the batch is in the table, so an op can capture there
+    /// what user code could change before its token is polled (which buffers a
+    /// bundle filled).
     fn settle(&mut self, completion: &Completion);
 
     /// The descriptor on whose exclusive wait queue the op waits in the kernel (an
@@ -541,6 +542,11 @@ impl<D> Table<D> {
             return Reaped::Stale(completion);
         };
         if completion.has_more() {
+            if !matches!(slot.state, State::Vacant { .. } | State::Completed { .. }) {
+                if let Some(data) = slot.data.as_mut() {
+                    data.settle(&completion);
+                }
+            }
             return match &mut slot.state {
                 // An item: the op goes on. Whoever waits may want it.
                 State::Waiting { waker, main, .. } => {

@@ -120,6 +120,22 @@ macro_rules! stream_methods {
                 $crate::op::RecvMulti::prepare(&self.ring, &self.fd, group)
             }
 
+            /// Describes a multishot receive of bundles (Linux 6.10): submitted, it
+            /// is a stream of bundles, each as many buffers of `group` as one
+            /// receive's data needed, in order, until end of stream, an error, or a
+            /// cancel.
+            ///
+            /// # Cancellation
+            ///
+            /// See [`RecvMultiBundle`](crate::op::RecvMultiBundle).
+            #[doc(alias = "io_uring_prep_recv_multishot")]
+            pub fn recv_multi_bundle(
+                &self,
+                group: &$crate::buf::BufRing,
+            ) -> $crate::op::PreparedMultishot<$crate::op::RecvMultiBundle> {
+                $crate::op::RecvMultiBundle::prepare(&self.ring, &self.fd, group)
+            }
+
             /// Describes a zero-copy send of `buf`'s initialised bytes: the buffer
             /// comes back only once the kernel has let go of its pages.
             ///

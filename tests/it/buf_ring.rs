@@ -694,3 +694,233 @@ fn recv_bundle_and_single_receive_abandoned_in_one_reap_give_each_buffer_back_on
     ids.dedup();
     assert_eq!(ids.len(), 4, "a buffer was handed out twice");
 }
+
+/// Receives with a multishot bundle stream until `want` bytes arrived, re-arming
+/// it after `ENOBUFS`; each buffer is checked against the pattern, some are held
+/// (and given back, checked unchanged, when the group runs dry or at the end).
+/// Returns how many bundles held several buffers, the widest, and the re-arms.
+fn multishot_bundles_storm(
+    ring: &Ring,
+    stream: &UnixStream,
+    group: &BufRing,
+    want: u64,
+    seed: u64,
+) -> (usize, usize, usize) {
+    let mut rng = crate::storm::check::Rng::derive(seed, &[2]);
+    let (mut got, mut held) = (0u64, Vec::new());
+    let (mut bundles, mut widest, mut rearms) = (0, 0, 0);
+    ring.block_on(async {
+        while got < want {
+            let mut received = stream.recv_multi_bundle(group).submit();
+            loop {
+                let bufs = match received.next().await {
+                    Some(Ok(bufs)) => bufs,
+                    Some(Err(err)) if enobufs(&err) => {
+                        give_back_held(&mut held);
+                        rearms += 1;
+                        break;
+                    }
+                    Some(Err(err)) => panic!("{err}"),
+                    None => panic!("end of stream at {got}"),
+                };
+                assert!(!bufs.is_empty(), "an item with no buffer");
+                if bufs.len() > 1 {
+                    bundles += 1;
+                    widest = widest.max(bufs.len());
+                }
+                for buf in bufs {
+                    for (k, &byte) in buf.iter().enumerate() {
+                        assert_eq!(byte, pattern(got + k as u64), "byte {}", got + k as u64);
+                    }
+                    got += buf.len() as u64;
+                    if rng.chance(30) && held.len() < 6 {
+                        let copy = buf.to_vec();
+                        held.push((buf, copy));
+                    }
+                }
+                if got == want {
+                    let drained = received.cancel().await;
+                    assert!(drained.items.is_empty(), "bytes past the end");
+                    drained.end.unwrap();
+                    break;
+                }
+            }
+        }
+    });
+    give_back_held(&mut held);
+    (bundles, widest, rearms)
+}
+
+#[test]
+fn recv_multi_bundle_streams_every_byte_once_in_order_and_every_buffer_back() {
+    const BYTES: u64 = 1 << 20;
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 8, 512).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    // Buffers taken and given back in a scrambled order first, so that the ring's
+    // entries no longer follow the ids.
+    let mut scrambled: Vec<ProvidedBuf> = (0..5u8)
+        .map(|i| {
+            peer.write_all(&[i]).unwrap();
+            ring.block_on(stream.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    while let Some(buf) = scrambled.pop() {
+        drop(buf);
+    }
+    let writer = std::thread::spawn(move || {
+        let mut sent = 0u64;
+        while sent < BYTES {
+            let len = (1 + sent * 7919 % 3000).min(BYTES - sent);
+            let chunk: Vec<u8> = (sent..sent + len).map(pattern).collect();
+            peer.write_all(&chunk).unwrap();
+            sent += len;
+        }
+        peer
+    });
+    let (bundles, widest, rearms) =
+        multishot_bundles_storm(&ring, &stream, &group, BYTES, 0xb0d1e5);
+    let peer = writer.join().unwrap();
+    assert_eq!(group.available(), 8, "every buffer back, once");
+    assert!(bundles > 0, "no receive filled more than one buffer");
+    eprintln!(
+        "multishot bundles: {bundles} of several buffers, the widest {widest}, \
+         {rearms} re-arms after ENOBUFS"
+    );
+    // End of stream ends the stream and takes no buffer.
+    drop(peer);
+    let end = ring.block_on(async { stream.recv_multi_bundle(&group).submit().next().await });
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(group.available(), 8);
+}
+
+#[test]
+fn recv_multi_bundle_item_claimed_before_another_receive_gives_a_buffer_back() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 4, 16).unwrap();
+    let ((a, _peer_a), (b, mut peer_b)) = two_streams_waiting(&ring, &group);
+    let (bundle, drained) = ring.block_on(async {
+        let mut bundles = a.recv_multi_bundle(&group).submit();
+        // The item's completion is reaped; before the token looks, a receive on
+        // the other stream takes a buffer and gives it back, which rewrites the
+        // entry after the ones the item used.
+        pause(&ring, 5).await;
+        let single = b
+            .recv_provided(&group)
+            .submit()
+            .complete()
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&single[..], &[b'B'; 16]);
+        drop(single);
+        let bundle = bundles.next().await.unwrap().unwrap();
+        (bundle, bundles.cancel().await)
+    });
+    let bytes: Vec<u8> = bundle.iter().flat_map(|buf| buf.iter().copied()).collect();
+    let ids: Vec<u16> = bundle.iter().map(ProvidedBuf::id).collect();
+    assert_eq!(bytes, [b'A'; 32], "the item's buffers {ids:?}");
+    assert!(drained.items.is_empty(), "{:?}", drained.items);
+    drained.end.unwrap();
+    drop(bundle);
+    assert_eq!(group.available(), 4);
+    // Every buffer is in the ring once.
+    peer_b.write_all(&[b'C'; 64]).unwrap();
+    let held: Vec<ProvidedBuf> = (0..4)
+        .map(|_| {
+            ring.block_on(b.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    let mut ids: Vec<u16> = held.iter().map(ProvidedBuf::id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "a buffer was handed out twice");
+}
+
+#[test]
+fn recv_multi_bundle_cancel_hands_back_bundles_in_order_and_a_drop_gives_them_back() {
+    let _fds = FdCheck::start();
+    let ring = reclaim_ring();
+    let group = BufRing::new(&ring, 8, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let drained = ring.block_on(async {
+        let bundles = stream.recv_multi_bundle(&group).submit();
+        // Three receives, none taken: each its own item.
+        for chunk in [&[b'a'; 20][..], &[b'b'; 5], &[b'c'; 40]] {
+            peer.write_all(chunk).unwrap();
+            pause(&ring, 3).await;
+        }
+        bundles.cancel().await
+    });
+    drained.end.unwrap();
+    // In order, each bundle's buffers full but its last (how the kernel splits the
+    // bytes into receives is its own business: 40 bytes may come as 32 and 8).
+    let mut got = Vec::new();
+    for bufs in &drained.items {
+        for (i, buf) in bufs.iter().enumerate() {
+            if i + 1 < bufs.len() {
+                assert_eq!(buf.len(), 16, "every buffer but the last is full");
+            }
+            got.extend_from_slice(buf);
+        }
+    }
+    let sent: Vec<u8> = [&[b'a'; 20][..], &[b'b'; 5], &[b'c'; 40]].concat();
+    assert_eq!(got, sent);
+    assert!(drained.items.len() >= 3, "{} items", drained.items.len());
+    let out: usize = drained.items.iter().map(Vec::len).sum();
+    assert_eq!(group.available(), 8 - out);
+    drop(drained.items);
+    assert_eq!(group.available(), 8);
+    // Dropped with items waiting, and with more arriving: every buffer comes back.
+    ring.block_on(async {
+        let bundles = stream.recv_multi_bundle(&group).submit();
+        peer.write_all(&[b'd'; 50]).unwrap();
+        pause(&ring, 3).await;
+        peer.write_all(&[b'e'; 10]).unwrap();
+        drop(bundles);
+        pause(&ring, 3).await;
+    });
+    assert_eq!(group.available(), 8);
+    assert_eq!(ring.stats().abandoned, 1);
+}
+
+#[test]
+fn recv_multi_bundle_with_every_buffer_out_ends_enobufs_and_rearmed_gets_the_bytes() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 2, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    peer.write_all(&[1; 32]).unwrap();
+    let held: Vec<ProvidedBuf> = (0..2)
+        .map(|_| {
+            ring.block_on(stream.recv_provided(&group).submit().complete())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    peer.write_all(b"waiting").unwrap();
+    let ended = ring.block_on(async {
+        let mut bundles = stream.recv_multi_bundle(&group).submit();
+        let first = bundles.next().await;
+        assert!(bundles.next().await.is_none(), "ENOBUFS ends the stream");
+        first
+    });
+    let err = ended.unwrap().unwrap_err();
+    assert!(enobufs(&err), "{err}");
+    drop(held);
+    let bundle = ring.block_on(async {
+        let mut bundles = stream.recv_multi_bundle(&group).submit();
+        let bundle = bundles.next().await.unwrap().unwrap();
+        let drained = bundles.cancel().await;
+        drained.end.unwrap();
+        bundle
+    });
+    let bytes: Vec<u8> = bundle.iter().flat_map(|b| b.iter().copied()).collect();
+    assert_eq!(bytes, b"waiting");
+}
