@@ -110,7 +110,8 @@
 //! provided buffer ring ([`buf::BufRing`]) lends a group of buffers to the kernel,
 //! which picks one when data arrives ([`net::TcpStream::recv_provided`], and the
 //! multishot [`net::TcpStream::recv_multi`], or several at once in a bundle,
-//! [`net::TcpStream::recv_bundle`]); the picked buffer is a
+//! [`net::TcpStream::recv_bundle`] and the multishot
+//! [`net::TcpStream::recv_multi_bundle`]); the picked buffer is a
 //! [`buf::ProvidedBuf`] that goes back to the group, once, when dropped. A zero-copy
 //! send ([`net::TcpStream::send_zc`], [`net::TcpStream::send_vectored_zc`]) hands
 //! its buffers back only after the kernel's
