@@ -154,7 +154,7 @@ impl fmt::Display for Abandoned<'_> {
                 f,
                 "it completed anyway (result {n}), and that result was lost"
             ),
-            Err(err) if matches!(err.raw_os_error(), Some(libc::ECANCELED | libc::EINTR)) => {
+            Err(err) if crate::table::is_cancel(err.raw_os_error()) => {
                 f.write_str("the kernel cancelled it before it did anything")
             }
             Err(err) => write!(f, "it failed: {err}"),

@@ -168,17 +168,17 @@ pub trait OpKind: Sealed + Sized + 'static {
     /// before it transferred anything.
     #[doc(hidden)]
     fn was_cancelled(completion: &Completion) -> bool {
-        matches!(
-            completion.errno(),
-            Some(libc::ECANCELED) | Some(libc::EINTR)
-        )
+        crate::table::is_cancel(completion.errno())
     }
 
     /// The descriptor on whose exclusive wait queue the kernel parks this op, if it
     /// does (an accept's listener). A wake-up that reaches such an op while its
     /// cancel is pending is lost to the ops waiting behind it, so the ring has the
-    /// kernel finish the cancel at once, and submits again (same token) every op
-    /// still waiting on that descriptor once the cancel has landed.
+    /// kernel finish the cancel at once, and submits again (same token) every op of
+    /// the same ring still waiting on that descriptor once the cancel has landed,
+    /// but those with a linked timeout. An op that answers `Some` must build its
+    /// entry ([`sqe`](OpKind::sqe)) from its own fields only, running no user code:
+    /// it is built again while the ring's table is borrowed.
     #[doc(hidden)]
     fn exclusive_wait(&self) -> Option<RawFd> {
         None
@@ -202,8 +202,9 @@ pub trait OpKind: Sealed + Sized + 'static {
 /// A kind of io_uring operation with many completions (a multishot op): each
 /// completion flagged `IORING_CQE_F_MORE` is an item, until a final one ends it.
 ///
-/// Submitted, it is a [`Multishot`] token. Implemented by this
-/// crate's multishot ops ([`AcceptMulti`]) and sealed, like [`OpKind`].
+/// Submitted, it is a [`Multishot`] token. Implemented by this crate's multishot ops
+/// ([`AcceptMulti`], [`RecvMulti`], [`RecvMultiBundle`]) and sealed, like
+/// [`OpKind`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a multishot operation of linear-uring",
     note = "multishot operations are the types in `linear_uring::op` that implement `MultishotKind`; the trait is sealed"

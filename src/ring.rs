@@ -1045,7 +1045,15 @@ impl Inner {
                     Reaped::Wake(Some(waker)) => {
                         wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
                     }
-                    Reaped::Wake(None) | Reaped::Queued | Reaped::Resubmit => {}
+                    Reaped::Wake(None) | Reaped::Queued => {}
+                    // A kick's cancel is the ring's own: neither the op's end nor a
+                    // cancel it reports.
+                    Reaped::Resubmit => {
+                        completed -= 1;
+                        if res == -libc::ECANCELED {
+                            cancelled -= 1;
+                        }
+                    }
                     Reaped::Release(data, completion, report) => released
                         .get_or_insert_with(|| self.released.take())
                         .push((data, completion, report)),
@@ -1055,11 +1063,7 @@ impl Inner {
                 }
             });
             if table.has_rework() {
-                // A kick's cancel is the ring's own: neither the op's end nor a
-                // cancel it reports.
-                let resubmitted = self.resubmit_and_kick(driver, &mut table, shutting_down);
-                completed -= resubmitted;
-                cancelled -= resubmitted;
+                self.resubmit_and_kick(driver, &mut table, shutting_down);
             }
         }
         let mail = driver.take_mail();
@@ -1103,14 +1107,14 @@ impl Inner {
     /// Submits again the kicked ops the kernel cancelled, then kicks every op
     /// waiting on the exclusive wait queue of a descriptor where an op was cancelled
     /// and may have swallowed a wake-up (see `Table::kick_waiting`); no kick while
-    /// shutting down. Returns how many ops it submitted again.
+    /// shutting down.
     #[cold]
     fn resubmit_and_kick(
         &self,
         driver: &mut Driver,
         table: &mut Table<Box<dyn Erased>>,
         shutting_down: bool,
-    ) -> u64 {
+    ) {
         let (resubmit, swallowed) = table.take_rework();
         for &id in &resubmit {
             if shutting_down {
@@ -1122,8 +1126,11 @@ impl Inner {
             let Some(data) = table.data_mut(id) else {
                 continue;
             };
-            // Library code only: an exclusive op's entry is built from its own
-            // fields (an accept's listener and address buffer).
+            // Library code only, as it must be with the table and the driver
+            // borrowed: only an op that waits exclusively is kicked, and its entry
+            // is built from its own fields (an accept's listener and address
+            // buffer).
+            debug_assert!(data.exclusive_wait().is_some(), "kicked a {}", data.name());
             let sqe = data.resubmit().user_data(id.to_user_data());
             // SAFETY: as in `push_new`: the entry points into the op's boxed data,
             // which the table owns until the op's final completion; the op is still
@@ -1135,16 +1142,17 @@ impl Inner {
             }
         }
         if shutting_down {
-            return resubmit.len() as u64;
+            return;
         }
         for fd in swallowed {
             for id in table.kick_waiting(fd) {
-                // If even flushing fails the ring is broken, and the shutdown cancels
-                // the op anyway.
-                let _ = driver.push_cancel(id.to_user_data());
+                // If even flushing fails the ring is broken; the op stays as it was,
+                // to be kicked again (the shutdown cancels it anyway).
+                if driver.push_cancel(id.to_user_data()).is_err() {
+                    table.unkick(id);
+                }
             }
         }
-        resubmit.len() as u64
     }
 
     /// Releases an abandoned op whose final completion is known: reports it to the

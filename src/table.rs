@@ -113,9 +113,9 @@ pub(crate) trait OpData {
     fn exclusive_wait(&self) -> Option<RawFd>;
 }
 
-/// Whether a completion's errno says the kernel cancelled the op: `ECANCELED`, or
-/// `EINTR` for an op interrupted in a kernel worker.
-fn is_cancel(errno: Option<i32>) -> bool {
+/// Whether an errno says the kernel cancelled the op: `ECANCELED`, or `EINTR` for
+/// an op interrupted in a kernel worker.
+pub(crate) fn is_cancel(errno: Option<i32>) -> bool {
     matches!(errno, Some(libc::ECANCELED | libc::EINTR))
 }
 
@@ -570,8 +570,10 @@ impl<D> Table<D> {
         {
             return Reaped::Resubmit;
         }
-        if let Some(data) = slot.data.as_mut() {
-            data.settle(&completion);
+        if !matches!(slot.state, State::Vacant { .. } | State::Completed { .. }) {
+            if let Some(data) = slot.data.as_mut() {
+                data.settle(&completion);
+            }
         }
         // An op with an earlier completion (a zero-copy send) has its result there;
         // the final one only says the kernel let go.
@@ -894,6 +896,13 @@ impl<D> Table<D> {
             }
         }
         kicked_ids
+    }
+
+    /// Undoes the kick of op `id`, whose cancel could not be submitted.
+    pub(crate) fn unkick(&mut self, id: OpId) {
+        if let Some(State::Waiting { kicked, .. }) = self.slot_mut(id).map(|slot| &mut slot.state) {
+            *kicked = false;
+        }
     }
 
     /// Marks every waiting op as cancelled and returns the ids to cancel: every op the

@@ -86,10 +86,7 @@ pub(super) fn zc_result(mut completion: Completion) -> io::Result<u32> {
 
 /// Whether the kernel cancelled a zero-copy send before it sent anything.
 pub(super) fn zc_was_cancelled(completion: &Completion) -> bool {
-    matches!(
-        send_result(completion).errno(),
-        Some(libc::ECANCELED) | Some(libc::EINTR)
-    )
+    crate::table::is_cancel(send_result(completion).errno())
 }
 
 impl<B: IoBuf> Sealed for SendZc<B> {}

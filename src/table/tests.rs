@@ -841,3 +841,52 @@ fn only_cancelled_and_orphaned_exclusive_ops_leave_their_descriptor_to_kick() {
     }
     assert_eq!(table.in_flight(), 0);
 }
+
+#[test]
+fn kicked_op_orphaned_before_its_cancel_lands_is_released_not_resubmitted() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(exclusive(1, &drops, 7));
+    assert_eq!(table.kick_waiting(7), vec![id]);
+    assert!(matches!(
+        table.orphan(id, None),
+        Orphan::InFlight {
+            submit_cancel: true,
+            ..
+        }
+    ));
+    // The kick's ECANCELED ends the orphan: released, and it may have swallowed a
+    // wake-up like any cancelled accept.
+    let Reaped::Release(data, completion, _) = table.complete(id, cancelled()) else {
+        panic!("an orphan's end is released")
+    };
+    assert_eq!((data.op, completion.errno()), (1, Some(libc::ECANCELED)));
+    assert_eq!(table.take_rework(), (Vec::new(), vec![7]));
+    assert_eq!(table.in_flight(), 0);
+}
+
+#[test]
+fn kicked_op_interrupted_is_resubmitted_like_a_cancelled_one() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert(exclusive(1, &drops, 7));
+    assert_eq!(table.kick_waiting(7), vec![id]);
+    // An op cancelled in a kernel worker reports EINTR (or a restart code, read
+    // as EINTR).
+    for res in [-libc::EINTR, -512] {
+        assert!(matches!(
+            table.complete(id, Completion::from_cqe(res, 0)),
+            Reaped::Resubmit
+        ));
+        assert_eq!(table.take_rework(), (vec![id], Vec::new()));
+        assert_eq!(table.kick_waiting(7), vec![id]);
+    }
+    // A kick whose cancel could not be submitted is undone, so that a later one can
+    // kick the op again.
+    table.unkick(id);
+    assert!(matches!(
+        table.complete(id, cancelled()),
+        Reaped::WakeMain | Reaped::Wake(None)
+    ));
+    assert!(table.poll_main(id).is_ready());
+}

@@ -194,10 +194,7 @@ impl<K: MultishotKind> Multishot<K> {
 
 /// Whether an error is the kernel's report that the op was cancelled.
 fn was_cancelled(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::ECANCELED) | Some(libc::EINTR)
-    )
+    crate::table::is_cancel(err.raw_os_error())
 }
 
 impl<K: MultishotKind> Drop for Multishot<K> {

@@ -213,7 +213,7 @@ fn wake_from_another_rings_block_on_or_outside_any_reaches_the_task() {
         } else {
             waker.wake();
         }
-        ring.block_on(join);
+        ring.block_on(within_seconds(&ring, join));
         assert_eq!(polls.get(), 2);
     }
 }
@@ -249,7 +249,17 @@ fn task_woken_from_its_thread_and_another_at_once_finishes() {
             }
         })
     };
-    assert!(ring.block_on(join) > 200);
+    assert_eq!(ring.block_on(within_seconds(&ring, join)), 201);
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     waker_thread.join().unwrap();
+}
+
+/// `future`'s output, or a panic if it takes more than five seconds: a lost wake-up
+/// fails the test instead of hanging it.
+async fn within_seconds<T>(ring: &Ring, future: impl std::future::Future<Output = T>) -> T {
+    futures_lite::future::or(future, async {
+        ring.sleep(Duration::from_secs(5)).complete().await.unwrap();
+        panic!("the task was never woken again");
+    })
+    .await
 }
