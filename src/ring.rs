@@ -805,7 +805,7 @@ impl Inner {
                 // swallows the wake-ups of the connections that arrive, so another
                 // accept submitted meanwhile never wakes for them. Run that work now,
                 // before the caller can submit anything else. (Accepts already
-                // waiting are submitted again once the cancel lands: see `reap`.)
+                // waiting are kicked once the cancel lands: see `Table::kick_waiting`.)
                 let _ = driver.run_deferred();
             }
         }

@@ -277,6 +277,18 @@ impl<D> Slot<D> {
     }
 }
 
+impl<D: OpData> Slot<D> {
+    /// Lets the op's data see a completion of its own as it is reaped (see
+    /// [`OpData::settle`]): only while the op is in the kernel, waiting or orphaned.
+    fn settle(&mut self, completion: &Completion) {
+        if matches!(self.state, State::Waiting { .. } | State::Orphaned { .. }) {
+            if let Some(data) = self.data.as_mut() {
+                data.settle(completion);
+            }
+        }
+    }
+}
+
 const NO_FREE: u32 = u32::MAX;
 
 // The table's panics (library bugs only) are out of line, so that the paths that
@@ -542,11 +554,7 @@ impl<D> Table<D> {
             return Reaped::Stale(completion);
         };
         if completion.has_more() {
-            if !matches!(slot.state, State::Vacant { .. } | State::Completed { .. }) {
-                if let Some(data) = slot.data.as_mut() {
-                    data.settle(&completion);
-                }
-            }
+            slot.settle(&completion);
             return match &mut slot.state {
                 // An item: the op goes on. Whoever waits may want it.
                 State::Waiting { waker, main, .. } => {
@@ -570,11 +578,7 @@ impl<D> Table<D> {
         {
             return Reaped::Resubmit;
         }
-        if !matches!(slot.state, State::Vacant { .. } | State::Completed { .. }) {
-            if let Some(data) = slot.data.as_mut() {
-                data.settle(&completion);
-            }
-        }
+        slot.settle(&completion);
         // An op with an earlier completion (a zero-copy send) has its result there;
         // the final one only says the kernel let go.
         let result_errno = match slot.items.front() {
