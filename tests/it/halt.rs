@@ -293,6 +293,14 @@ fn accept_abandoned_then_resubmitted_still_wakes_for_connections_arriving_at_onc
     fds.finish();
 }
 
+/// Busy-waits for `time`: sleeping would take far longer than these windows.
+fn spin_for(time: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < time {
+        std::hint::spin_loop();
+    }
+}
+
 /// How the first of two waiting accepts is given up.
 #[derive(Debug, Clone, Copy)]
 enum GiveUp {
@@ -326,22 +334,13 @@ fn accept_waiting_behind_a_given_up_one_still_wakes(give_up: GiveUp) {
     let client = std::thread::spawn(move || {
         let mut open = std::collections::VecDeque::new();
         while let Ok(after) = connects.recv() {
-            let start = Instant::now();
-            while start.elapsed() < after {
-                std::hint::spin_loop();
-            }
+            spin_for(after);
             open.push_back(std::net::TcpStream::connect(addr).unwrap());
             if open.len() > 16 {
                 open.pop_front();
             }
         }
     });
-    let spin_until = |after: Duration| {
-        let start = Instant::now();
-        while start.elapsed() < after {
-            std::hint::spin_loop();
-        }
-    };
     let (mut first_took, mut second_took) = (0, 0);
     ring.block_on(async {
         for i in 0..400u32 {
@@ -368,7 +367,7 @@ fn accept_waiting_behind_a_given_up_one_still_wakes(give_up: GiveUp) {
             // A timed-out accept is cancelled by the kernel's deferred work, which
             // runs when the ring next enters the kernel: a connection may arrive
             // until then.
-            spin_until(Duration::from_micros(40));
+            spin_for(Duration::from_micros(40));
             let closed_before = ring.stats().fds_closed;
             let taken = match give_up {
                 GiveUp::Cancel | GiveUp::CancelBeforeMultishot => match first.cancel().await {
