@@ -924,3 +924,47 @@ fn recv_multi_bundle_with_every_buffer_out_ends_enobufs_and_rearmed_gets_the_byt
     let bytes: Vec<u8> = bundle.iter().flat_map(|b| b.iter().copied()).collect();
     assert_eq!(bytes, b"waiting");
 }
+
+/// The kernel stops a multishot op whose completion queue is full, with one last
+/// item in its final completion; the token submits it again. For bundles that needs
+/// more receives than the queue holds before the ring reaps: without deferred task
+/// running, each write of the peer is received (one bundle, one completion) while
+/// the ring's thread sleeps.
+#[test]
+fn recv_multi_bundle_stopped_by_a_full_completion_queue_is_rearmed_and_loses_nothing() {
+    let _fds = FdCheck::start();
+    // Eight completion queue entries; forty separate writes.
+    let ring = Ring::builder()
+        .entries(4)
+        .fast_taskrun(false)
+        .drop_policy(linear_uring::DropPolicy::Panic)
+        .build()
+        .unwrap();
+    let group = BufRing::new(&ring, 64, 16).unwrap();
+    let (stream, mut peer) = pair(&ring);
+    let sent: Vec<u8> = (0..40 * 20u32).map(|i| (i % 251) as u8).collect();
+    let got = ring.block_on(async {
+        let mut bundles = stream.recv_multi_bundle(&group).submit();
+        // Armed in the kernel before the writes.
+        pause(&ring, 2).await;
+        for chunk in sent.chunks(20) {
+            peer.write_all(chunk).unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            let bufs = bundles.next().await.expect("re-armed, not ended").unwrap();
+            for buf in bufs {
+                got.extend_from_slice(&buf);
+            }
+        }
+        assert!(bundles.cancel().await.items.is_empty());
+        got
+    });
+    assert_eq!(got, sent);
+    assert_eq!(group.available(), 64);
+    // The pause's timer and the receive, then at least one re-arm.
+    let stats = ring.stats();
+    assert!(stats.submitted > 2, "never stopped? {stats:?}");
+    eprintln!("re-armed {} times", stats.submitted - 2);
+}
