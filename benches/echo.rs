@@ -504,6 +504,11 @@ fn thread_cpu_time<T>(thread: &JoinHandle<T>) -> Duration {
     // `clock` is a live clockid_t for the call to fill in.
     let rc = unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &mut clock) };
     assert_eq!(rc, 0, "pthread_getcpuclockid: {rc}");
+    clock_time(clock)
+}
+
+/// The time `clock` reads now.
+fn clock_time(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -564,26 +569,12 @@ fn echo(c: &mut Criterion) {
 
 /// CPU time (user and system) of the whole process so far.
 fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live timespec for the call to fill in.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime: {}", io::Error::last_os_error());
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    clock_time(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// CPU time (user and system) of the calling thread so far.
 fn own_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live timespec for the call to fill in.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime: {}", io::Error::last_os_error());
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    clock_time(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// The servers on every core: 1 and 2 threads, 50 connections, nothing pinned, the

@@ -245,6 +245,28 @@ fn give_back_held(held: &mut Vec<(ProvidedBuf, Vec<u8>)>) {
     }
 }
 
+/// Checks that `bufs`, received at stream position `got`, hold the pattern's next
+/// bytes; holds some of them (at most six, with a copy to check them against when
+/// they are given back). Returns the position after them.
+fn check_stream(
+    bufs: Vec<ProvidedBuf>,
+    mut got: u64,
+    held: &mut Vec<(ProvidedBuf, Vec<u8>)>,
+    rng: &mut crate::storm::check::Rng,
+) -> u64 {
+    for buf in bufs {
+        for (k, &byte) in buf.iter().enumerate() {
+            assert_eq!(byte, pattern(got + k as u64), "byte {}", got + k as u64);
+        }
+        got += buf.len() as u64;
+        if rng.chance(30) && held.len() < 6 {
+            let copy = buf.to_vec();
+            held.push((buf, copy));
+        }
+    }
+    got
+}
+
 /// Byte `i` of the storm's stream: a run that a foreign write would break.
 fn pattern(i: u64) -> u8 {
     (i % 251) as u8
@@ -598,16 +620,7 @@ fn recv_bundle_storm_mixed_with_single_receives_every_byte_once_in_order() {
             bundles += 1;
             widest = widest.max(bufs.len());
         }
-        for buf in bufs {
-            for (k, &byte) in buf.iter().enumerate() {
-                assert_eq!(byte, pattern(got + k as u64), "byte {}", got + k as u64);
-            }
-            got += buf.len() as u64;
-            if rng.chance(30) && held.len() < 6 {
-                let copy = buf.to_vec();
-                held.push((buf, copy));
-            }
-        }
+        got = check_stream(bufs, got, &mut held, &mut rng);
     }
     give_back_held(&mut held);
     writer.join().unwrap();
@@ -739,16 +752,7 @@ fn multishot_bundles_storm(
                     bundles += 1;
                     widest = widest.max(bufs.len());
                 }
-                for buf in bufs {
-                    for (k, &byte) in buf.iter().enumerate() {
-                        assert_eq!(byte, pattern(got + k as u64), "byte {}", got + k as u64);
-                    }
-                    got += buf.len() as u64;
-                    if rng.chance(30) && held.len() < 6 {
-                        let copy = buf.to_vec();
-                        held.push((buf, copy));
-                    }
-                }
+                got = check_stream(bufs, got, &mut held, &mut rng);
                 if got == want {
                     let drained = received.cancel().await;
                     assert!(drained.items.is_empty(), "bytes past the end");
