@@ -10,12 +10,13 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::driver::Notifier;
 use crate::unwind::{discard, Payload};
@@ -71,12 +72,8 @@ struct TaskWaker {
     shared: Arc<Shared>,
 }
 
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl TaskWaker {
+    fn wake_by_ref(&self) {
         let running = RUNNING.with(Cell::get);
         let here = running.shared == Arc::as_ptr(&self.shared) as usize;
         if self.id == MAIN {
@@ -90,17 +87,7 @@ impl Wake for TaskWaker {
             // executor's queue and `exit` takes it away before the executor can
             // go, so the pointer is valid for the whole `block_on`.
             let local = unsafe { &*running.local };
-            // Only this thread pushes to the local queue and only the executor
-            // clears the flag, on this thread too; a wake from another thread at
-            // the same moment may queue the task a second time, which costs one
-            // spurious poll. The queue is never borrowed while user code runs.
-            if !self.queued.load(Ordering::Relaxed) {
-                if let Ok(mut local) = local.try_borrow_mut() {
-                    self.queued.store(true, Ordering::Relaxed);
-                    local.push(self.id);
-                    return;
-                }
-            } else {
+            if self.queue_here(local) {
                 return;
             }
         }
@@ -117,16 +104,93 @@ impl Wake for TaskWaker {
             self.shared.notifier.notify();
         }
     }
+
+    /// Queues the task on its executor's local queue, from the executor's thread;
+    /// false if the queue is borrowed (the caller uses the shared one).
+    ///
+    /// Only this thread pushes to the local queue and only the executor clears the
+    /// flag, on this thread too; a wake from another thread at the same moment may
+    /// queue the task a second time, which costs one spurious poll. The queue is
+    /// never borrowed while user code runs.
+    fn queue_here(&self, local: &RefCell<Vec<u64>>) -> bool {
+        if self.queued.load(Ordering::Relaxed) {
+            return true;
+        }
+        match local.try_borrow_mut() {
+            Ok(mut local) => {
+                self.queued.store(true, Ordering::Relaxed);
+                local.push(self.id);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The vtable of task wakers. A `static`, so that its address is unique: a waker
+/// with this vtable is one of ours, and its data a `TaskWaker` (see `task_of`).
+static TASK_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_raw, wake_raw, wake_by_ref_raw, drop_raw);
+
+// The four functions below receive the data pointer of a waker built by
+// `task_waker` or `borrowed_waker`: a pointer to a live `TaskWaker` inside an `Arc`.
+// An owned waker (from `task_waker` or `clone_raw`) holds one strong count of it.
+
+unsafe fn clone_raw(data: *const ()) -> RawWaker {
+    // SAFETY: `data` points to a live `TaskWaker` in an `Arc` (see above); the new
+    // waker takes a count of its own.
+    unsafe { Arc::increment_strong_count(data.cast::<TaskWaker>()) };
+    RawWaker::new(data, &TASK_VTABLE)
+}
+
+unsafe fn wake_raw(data: *const ()) {
+    // SAFETY: `wake` consumes an owned waker, whose count this takes back.
+    let waker = unsafe { Arc::from_raw(data.cast::<TaskWaker>()) };
+    waker.wake_by_ref();
+}
+
+unsafe fn wake_by_ref_raw(data: *const ()) {
+    // SAFETY: `data` points to a live `TaskWaker` (see above), borrowed for the call.
+    let waker = unsafe { &*data.cast::<TaskWaker>() };
+    waker.wake_by_ref();
+}
+
+unsafe fn drop_raw(data: *const ()) {
+    // SAFETY: `drop` consumes an owned waker, whose count this gives back.
+    drop(unsafe { Arc::from_raw(data.cast::<TaskWaker>()) });
+}
+
+/// A waker that owns one count of `waker`.
+fn task_waker(waker: Arc<TaskWaker>) -> Waker {
+    let data = Arc::into_raw(waker).cast::<()>();
+    // SAFETY: `data` comes from `Arc::into_raw`, one count that the waker owns and
+    // `drop_raw` or `wake_raw` gives back; the vtable's functions expect exactly that.
+    unsafe { Waker::from_raw(RawWaker::new(data, &TASK_VTABLE)) }
+}
+
+/// A waker borrowing `waker` without a count of its own: never dropped (so it
+/// gives back no count), valid while the caller keeps `waker` alive. Its clones
+/// take counts of their own.
+fn borrowed_waker(waker: &Arc<TaskWaker>) -> ManuallyDrop<Waker> {
+    let data = Arc::as_ptr(waker).cast::<()>();
+    // SAFETY: the `TaskWaker` outlives the returned waker, which the caller keeps no
+    // longer than its `Arc` (`poll_task` owns it for the whole poll); being in a
+    // `ManuallyDrop`, it never runs `drop_raw`, so the count it never took is never
+    // given back.
+    ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &TASK_VTABLE)) })
 }
 
 struct Task {
-    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    future: Pin<Box<dyn Future<Output = ()>>>,
     waker: Arc<TaskWaker>,
 }
 
 struct TaskSlot {
     generation: u32,
+    /// `None` when the slot is free, and while its task is being polled
+    /// (`running`): `poll_task` owns the task meanwhile.
     task: Option<Task>,
+    running: bool,
 }
 
 fn task_id(index: u32, generation: u32) -> u64 {
@@ -148,6 +212,13 @@ pub(crate) struct Executor {
     running: Cell<bool>,
 }
 
+/// Whether `waker` is a task waker of an executor of this library, whose clone and
+/// drop only count references (no user code).
+#[inline]
+pub(crate) fn is_task_waker(waker: &Waker) -> bool {
+    std::ptr::eq(waker.vtable(), &TASK_VTABLE)
+}
+
 impl Executor {
     pub(crate) fn new(notifier: Arc<Notifier>) -> Executor {
         let shared = Arc::new(Shared {
@@ -161,7 +232,7 @@ impl Executor {
             shared: shared.clone(),
         });
         Executor {
-            main_waker: Waker::from(main.clone()),
+            main_waker: task_waker(main.clone()),
             main,
             shared,
             slots: RefCell::new(Vec::new()),
@@ -224,16 +295,61 @@ impl Executor {
         self.main.queued.store(true, Ordering::Release);
     }
 
-    /// Whether `waker` is the `block_on` future's.
-    pub(crate) fn is_main_waker(&self, waker: &Waker) -> bool {
-        waker.will_wake(&self.main_waker)
+    /// The id of the task (or [`MAIN`], the `block_on` future) of this executor
+    /// whose waker `waker` is; `None` for any other waker. A completion can wake
+    /// such a task by its id ([`wake_task`](Executor::wake_task)), with no waker
+    /// stored.
+    #[inline]
+    pub(crate) fn task_of(&self, waker: &Waker) -> Option<u64> {
+        if !is_task_waker(waker) {
+            return None;
+        }
+        // SAFETY: only `task_waker` and `borrowed_waker` make wakers with
+        // `TASK_VTABLE` (a private static, whose address no other vtable has): the
+        // data of `waker` points to a live `TaskWaker`, alive at least as long as
+        // `waker` is borrowed.
+        let task = unsafe { &*waker.data().cast::<TaskWaker>() };
+        std::ptr::eq(Arc::as_ptr(&task.shared), Arc::as_ptr(&self.shared)).then_some(task.id)
     }
 
-    /// Whether `waker` is a task waker of an executor of this library, whose clone
-    /// and drop only count references (no user code). A false answer (another
-    /// waker, or a vtable the compiler duplicated) only costs the careful path.
-    pub(crate) fn is_task_waker(&self, waker: &Waker) -> bool {
-        std::ptr::eq(waker.vtable(), self.main_waker.vtable())
+    /// Wakes the task `id` of this executor (or the `block_on` future, [`MAIN`]),
+    /// on the executor's thread: what [`Waker::wake`] does for its waker, with no
+    /// waker at hand. A finished task's id is ignored.
+    pub(crate) fn wake_task(&self, id: u64) {
+        if id == MAIN {
+            self.wake_main();
+            return;
+        }
+        let (index, generation) = (id as u32, (id >> 32) as u32);
+        let Ok(slots) = self.slots.try_borrow() else {
+            // Never borrowed while a completion is reaped; if it were, queueing
+            // the id costs at most a spurious poll.
+            return self.queue_unflagged(id);
+        };
+        let Some(slot) = slots
+            .get(index as usize)
+            .filter(|slot| slot.generation == generation)
+        else {
+            return;
+        };
+        match &slot.task {
+            Some(task) if !task.waker.queue_here(&self.local) => task.waker.wake_by_ref(),
+            Some(_) => {}
+            // Woken while it runs: it must be polled again.
+            None if slot.running => self.queue_unflagged(id),
+            None => {}
+        }
+    }
+
+    /// Queues the task `id` without looking at its `queued` flag.
+    fn queue_unflagged(&self, id: u64) {
+        match self.local.try_borrow_mut() {
+            Ok(mut local) => local.push(id),
+            Err(_) => {
+                self.shared.woken().push(id);
+                self.shared.pending.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// Adds a task; it is polled on the next tick.
@@ -262,6 +378,7 @@ impl Executor {
                 slots.push(TaskSlot {
                     generation: 0,
                     task: None,
+                    running: false,
                 });
                 u32::try_from(slots.len() - 1).expect("more than 2^32 tasks")
             }
@@ -274,7 +391,7 @@ impl Executor {
         });
         self.local.borrow_mut().push(waker.id);
         slot.task = Some(Task {
-            future: Some(Box::pin(wrapped)),
+            future: Box::pin(wrapped),
             waker,
         });
         JoinHandle { state: join }
@@ -311,27 +428,13 @@ impl Executor {
         panicked
     }
 
-    /// Frees the slot of a task that finished or panicked.
-    fn free_slot(&self, id: u64) {
-        let (index, generation) = (id as u32, (id >> 32) as u32);
-        let mut slots = self.slots.borrow_mut();
-        let Some(slot) = slots.get_mut(index as usize) else {
-            return;
-        };
-        if slot.generation == generation && slot.task.is_some() {
-            slot.task = None;
-            slot.generation = slot.generation.wrapping_add(1);
-            self.free.borrow_mut().push(index);
-        }
-    }
-
     /// Polls the task `id` once. A task whose poll panics, or whose future panics
     /// when it is dropped, is gone: its slot is freed and the first panic returned.
     fn poll_task(&self, id: u64) -> Result<(), Payload> {
         let index = id as u32;
         let generation = (id >> 32) as u32;
-        // Take the future out so that the task can spawn or drop tasks while it runs.
-        let (mut future, waker) = {
+        // Take the task out so that it can spawn or drop tasks while it runs.
+        let Task { mut future, waker } = {
             let mut slots = self.slots.borrow_mut();
             let Some(slot) = slots.get_mut(index as usize) else {
                 return Ok(());
@@ -339,27 +442,35 @@ impl Executor {
             if slot.generation != generation {
                 return Ok(()); // A wake for a task that has finished.
             }
-            let Some(task) = slot.task.as_mut() else {
-                return Ok(());
+            let Some(task) = slot.task.take() else {
+                return Ok(()); // Being polled further up the stack (cannot happen).
             };
-            let Some(future) = task.future.take() else {
-                return Ok(()); // Being polled further up the stack (cannot happen) or done.
-            };
+            slot.running = true;
             task.waker.queued.store(false, Ordering::Release);
-            (future, Waker::from(task.waker.clone()))
+            task
         };
+        // This frame owns `waker` for the whole poll: the task's context borrows it.
+        let context_waker = borrowed_waker(&waker);
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            future.as_mut().poll(&mut Context::from_waker(&waker))
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(&context_waker))
         }));
-        if let Ok(Poll::Pending) = polled {
-            if let Some(task) = self.slots.borrow_mut()[index as usize].task.as_mut() {
-                task.future = Some(future);
+        let finished = !matches!(polled, Ok(Poll::Pending));
+        {
+            let mut slots = self.slots.borrow_mut();
+            let slot = &mut slots[index as usize];
+            slot.running = false;
+            if !finished {
+                slot.task = Some(Task { future, waker });
+                return Ok(());
             }
-            return Ok(());
+            // Finished or panicked: the slot is freed before the future is dropped,
+            // which runs user code (and, after a panic, is the second chance for it
+            // to panic).
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.borrow_mut().push(index);
         }
-        // Finished or panicked: the slot is freed before the future is dropped, which
-        // runs user code (and, after a panic, is the second chance for it to panic).
-        self.free_slot(id);
         let dropped = catch_unwind(AssertUnwindSafe(|| drop(future)));
         match (polled, dropped) {
             (Err(payload), _) | (Ok(_), Err(payload)) => Err(payload),
@@ -388,7 +499,7 @@ impl Executor {
             if let Some(task) = slot.task.take() {
                 slot.generation = slot.generation.wrapping_add(1);
                 free.push(index as u32);
-                tasks.extend(task.future);
+                tasks.push(task.future);
             }
         }
         tasks
@@ -399,7 +510,7 @@ impl Executor {
         self.slots
             .borrow()
             .iter()
-            .filter(|slot| slot.task.is_some())
+            .filter(|slot| slot.task.is_some() || slot.running)
             .count()
     }
 }

@@ -20,10 +20,12 @@ use io_uring::squeue;
 use crate::driver::{Config, Driver};
 use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
-use crate::exec::{Executor, JoinHandle, Running};
+use crate::exec::{is_task_waker, Executor, JoinHandle, Running};
 use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
 use crate::runtime::mailbox::MailSlot;
-use crate::table::{CancelStep, OpId, Orphan, Polled, PolledItem, Reaped, Report, Stored, Table};
+use crate::table::{
+    CancelStep, OpId, Orphan, Polled, PolledItem, Poller, Reaped, Report, Stored, Table,
+};
 use crate::token::{Op, Sleep};
 use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
 
@@ -638,15 +640,17 @@ impl Inner {
     }
 
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
-        let main = self.exec.is_main_waker(waker);
-        // The common case of ops awaited directly in `block_on` stores no waker; a
-        // task's waker is cloned in place (an `Arc` increment, no user code).
-        let polled = if main {
-            self.table.borrow_mut().poll_waiting(id, None)
-        } else if self.exec.is_task_waker(waker) {
+        // An op awaited by one of the ring's tasks (or its `block_on` future)
+        // stores no waker, only the task's id; another executor's task waker is
+        // cloned in place (an `Arc` increment, no user code).
+        let polled = if let Some(task) = self.exec.task_of(waker) {
+            self.table.borrow_mut().poll_waiting(id, Poller::Task(task))
+        } else if is_task_waker(waker) {
             self.table.borrow_mut().poll_waiting_cloning(id, waker)
         } else {
-            self.table.borrow_mut().poll_waiting(id, Some(waker))
+            self.table
+                .borrow_mut()
+                .poll_waiting(id, Poller::Waker(waker))
         };
         match polled {
             Polled::Ready(data, completion) => return ready(data, completion),
@@ -663,15 +667,19 @@ impl Inner {
     #[cold]
     #[inline(never)]
     fn poll_op_storing(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
-        let waker = waker.clone();
-        let stored = self.table.borrow_mut().set_waker(id, waker);
+        let clone = waker.clone();
+        let stored = self.table.borrow_mut().set_waker(id, clone);
         match stored {
             Stored::Replaced(replaced) => drop(replaced),
             Stored::Completed(unused) => {
                 // The clone ran the ring far enough to reap this op (a shutdown,
                 // say): take the result now.
                 drop(unused);
-                match self.table.borrow_mut().poll_waiting(id, None) {
+                match self
+                    .table
+                    .borrow_mut()
+                    .poll_waiting(id, Poller::Waker(waker))
+                {
                     Polled::Ready(data, completion) => return ready(data, completion),
                     _ => unreachable!("a completed op is ready"),
                 }
@@ -693,11 +701,11 @@ impl Inner {
     /// Polls a multishot op: its next item, or its end with its data once no item is
     /// left. Waits as [`poll_op`](Inner::poll_op) does.
     pub(crate) fn poll_item(&self, id: OpId, waker: &Waker) -> Poll<StreamStep> {
-        let main = self.exec.is_main_waker(waker);
-        let polled = self
-            .table
-            .borrow_mut()
-            .poll_item(id, (!main).then_some(waker));
+        let poller = match self.exec.task_of(waker) {
+            Some(task) => Poller::Task(task),
+            None => Poller::Waker(waker),
+        };
+        let polled = self.table.borrow_mut().poll_item(id, poller);
         match polled {
             PolledItem::Item(completion) => return Poll::Ready(StreamStep::Item(completion)),
             PolledItem::Ended(data, completion) => {
@@ -715,7 +723,7 @@ impl Inner {
                         drop(unused);
                         // The clone ran the ring far enough to reap an item or the
                         // end of this op: poll again, with nothing left to wait for.
-                        return match self.table.borrow_mut().poll_item(id, None) {
+                        return match self.table.borrow_mut().poll_item(id, poller) {
                             PolledItem::Item(completion) => {
                                 Poll::Ready(StreamStep::Item(completion))
                             }
@@ -1021,7 +1029,7 @@ impl Inner {
         // needs them: ops awaited by the `block_on` future need neither.
         let mut wakers: Option<Vec<Waker>> = None;
         let mut released: Option<Vec<Released>> = None;
-        let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
+        let (mut completed, mut cancelled) = (0, 0);
         {
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
@@ -1041,7 +1049,9 @@ impl Inner {
                     cancelled += 1;
                 }
                 match table.complete(id, completion) {
-                    Reaped::WakeMain => wake_main = true,
+                    // Queues the task (or sets the `block_on` future's flag): no
+                    // user code runs.
+                    Reaped::WakeTask(task) => self.exec.wake_task(task),
                     Reaped::Wake(Some(waker)) => {
                         wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
                     }
@@ -1080,10 +1090,6 @@ impl Inner {
         }
         Counters::add(&self.counters.completed, completed);
         Counters::add(&self.counters.cancelled, cancelled);
-        // The main future's wake is a flag: set it before any user code runs.
-        if wake_main {
-            self.exec.wake_main();
-        }
         let mut panicked = None;
         if let Some(mut released) = released {
             // A buffer's drop that panics must not strand the other orphans (their

@@ -219,14 +219,14 @@ enum State {
     Vacant {
         next_free: u32,
     },
-    /// `main`: the executor's `block_on` future polled last (no waker is stored for
-    /// it); otherwise `waker` is whoever polled last. `linked`: the op carries a
+    /// `task`: a task of the ring's own executor polled last, known by its id (no
+    /// waker is stored for it); otherwise `waker` is whoever polled last. `linked`: the op carries a
     /// linked timeout, so an `ECANCELED` nobody asked for means it timed out.
     /// `kicked`: the ring cancelled the op to submit it again (see
     /// [`Table::kick_waiting`]); its `ECANCELED` is not its end.
     Waiting {
         waker: Option<Waker>,
-        main: bool,
+        task: Option<u64>,
         cancel_sent: bool,
         linked: bool,
         kicked: bool,
@@ -320,8 +320,9 @@ fn no_data() -> ! {
 pub(crate) enum Reaped<D> {
     /// The op's token is alive: wake whoever polled it last.
     Wake(Option<Waker>),
-    /// The op's token is alive and the `block_on` future polled it last: wake it.
-    WakeMain,
+    /// The op's token is alive and a task of the ring's executor polled it last
+    /// (see [`Poller::Task`]): wake that task.
+    WakeTask(u64),
     /// The token was dropped: release the data (close a descriptor it produced, free
     /// its buffers). The slot is free again.
     Release(D, Completion, Report),
@@ -346,6 +347,16 @@ pub(crate) enum CancelStep {
     AlreadySubmitted,
     /// The op has already completed; there is nothing to cancel.
     Completed,
+}
+
+/// Who polls an op.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Poller<'a> {
+    /// A task of the ring's own executor (or its `block_on` future), by its id:
+    /// the ring wakes it by that id ([`Reaped::WakeTask`]), so no waker is stored.
+    Task(u64),
+    /// Any other waker.
+    Waker(&'a Waker),
 }
 
 /// What `poll_waiting` found.
@@ -473,7 +484,7 @@ impl<D> Table<D> {
             data,
             State::Waiting {
                 waker: None,
-                main: false,
+                task: None,
                 cancel_sent: false,
                 linked,
                 kicked: false,
@@ -557,12 +568,11 @@ impl<D> Table<D> {
             slot.settle(&completion);
             return match &mut slot.state {
                 // An item: the op goes on. Whoever waits may want it.
-                State::Waiting { waker, main, .. } => {
+                State::Waiting { waker, task, .. } => {
                     slot.items.push_back(completion);
-                    if *main {
-                        Reaped::WakeMain
-                    } else {
-                        Reaped::Wake(waker.take())
+                    match *task {
+                        Some(task) => Reaped::WakeTask(task),
+                        None => Reaped::Wake(waker.take()),
                     }
                 }
                 State::Orphaned { .. } => {
@@ -588,7 +598,7 @@ impl<D> Table<D> {
         match &mut slot.state {
             State::Waiting {
                 waker,
-                main,
+                task,
                 cancel_sent,
                 linked,
                 ..
@@ -601,10 +611,9 @@ impl<D> Table<D> {
                         .and_then(|e| u8::try_from(e).ok())
                         .and_then(NonZeroU8::new);
                 }
-                let reaped = if *main {
-                    Reaped::WakeMain
-                } else {
-                    Reaped::Wake(waker.take())
+                let reaped = match *task {
+                    Some(task) => Reaped::WakeTask(task),
+                    None => Reaped::Wake(waker.take()),
                 };
                 slot.state = State::Completed { completion };
                 self.in_flight -= 1;
@@ -628,7 +637,7 @@ impl<D> Table<D> {
     /// If `id` is not a live token's op: the token layer never does that.
     #[cfg(test)]
     pub(crate) fn poll(&mut self, id: OpId, waker: &Waker) -> Poll<(D, Completion)> {
-        match self.poll_waiting(id, Some(waker)) {
+        match self.poll_waiting(id, Poller::Waker(waker)) {
             Polled::Ready(data, completion) => Poll::Ready((data, completion)),
             Polled::Pending(replaced) => {
                 drop(replaced);
@@ -645,16 +654,16 @@ impl<D> Table<D> {
     }
 
     #[cfg(test)]
-    /// Like [`poll`](Table::poll), for the executor's `block_on` future, whose waker
-    /// the caller knows without storing a clone of it.
+    /// Like [`poll`](Table::poll), for a task of the ring's executor known by its id
+    /// (`u64::MAX`, as for the `block_on` future).
     pub(crate) fn poll_main(&mut self, id: OpId) -> Poll<(D, Completion)> {
-        match self.poll_waiting(id, None) {
+        match self.poll_waiting(id, Poller::Task(u64::MAX)) {
             Polled::Ready(data, completion) => Poll::Ready((data, completion)),
             Polled::Pending(replaced) => {
                 drop(replaced);
                 Poll::Pending
             }
-            Polled::NeedsWaker => unreachable!("the main future needs no waker"),
+            Polled::NeedsWaker => unreachable!("a task known by its id needs no waker"),
         }
     }
 
@@ -662,50 +671,44 @@ impl<D> Table<D> {
     /// kernel has answered (the slot is then free). While it waits, a `waker` that
     /// would not wake the one already stored is reported as `NeedsWaker`: the caller
     /// clones it with no borrow held (a clone is user code) and stores it with
-    /// [`set_waker`](Table::set_waker). `None` stands for the `block_on` future.
+    /// [`set_waker`](Table::set_waker). A [`Poller::Task`] needs no waker.
     ///
     /// # Panics
     ///
     /// If `id` is not a live token's op: the token layer never does that.
-    pub(crate) fn poll_waiting(&mut self, id: OpId, waker: Option<&Waker>) -> Polled<D> {
-        self.poll_waiting_with(id, waker, false)
+    pub(crate) fn poll_waiting(&mut self, id: OpId, poller: Poller<'_>) -> Polled<D> {
+        self.poll_waiting_with(id, poller, false)
     }
 
     /// As [`poll_waiting`](Table::poll_waiting), but stores a clone of `waker` itself
     /// instead of answering `NeedsWaker`: for wakers whose clone runs no user code
     /// (the executor's own), so that a task's first poll of an op is one lookup.
     pub(crate) fn poll_waiting_cloning(&mut self, id: OpId, waker: &Waker) -> Polled<D> {
-        self.poll_waiting_with(id, Some(waker), true)
+        self.poll_waiting_with(id, Poller::Waker(waker), true)
     }
 
     #[inline]
-    fn poll_waiting_with(
-        &mut self,
-        id: OpId,
-        waker: Option<&Waker>,
-        clone_here: bool,
-    ) -> Polled<D> {
+    fn poll_waiting_with(&mut self, id: OpId, poller: Poller<'_>, clone_here: bool) -> Polled<D> {
         let free_head = self.free_head;
         let slot = self.live_slot(id, "poll");
         match &mut slot.state {
             State::Waiting {
                 waker: stored,
-                main,
+                task,
                 ..
-            } => match waker {
-                None => {
-                    *main = true;
+            } => match poller {
+                Poller::Task(id) => {
+                    *task = Some(id);
                     Polled::Pending(stored.take())
                 }
-                Some(new) if stored.as_ref().is_some_and(|old| old.will_wake(new)) => {
-                    *main = false;
+                Poller::Waker(new) if stored.as_ref().is_some_and(|old| old.will_wake(new)) => {
                     Polled::Pending(None)
                 }
-                Some(new) if clone_here => {
-                    *main = false;
+                Poller::Waker(new) if clone_here => {
+                    *task = None;
                     Polled::Pending(stored.replace(new.clone()))
                 }
-                Some(_) => Polled::NeedsWaker,
+                Poller::Waker(_) => Polled::NeedsWaker,
             },
             State::Completed { .. } => {
                 let free = State::Vacant {
@@ -735,12 +738,12 @@ impl<D> Table<D> {
     /// If `id` is not a live token's op.
     ///
     /// [`poll_waiting`]: Table::poll_waiting
-    pub(crate) fn poll_item(&mut self, id: OpId, waker: Option<&Waker>) -> PolledItem<D> {
+    pub(crate) fn poll_item(&mut self, id: OpId, poller: Poller<'_>) -> PolledItem<D> {
         let slot = self.live_slot(id, "poll_item");
         if let Some(item) = slot.items.pop_front() {
             return PolledItem::Item(item);
         }
-        match self.poll_waiting(id, waker) {
+        match self.poll_waiting(id, poller) {
             Polled::Ready(data, completion) => PolledItem::Ended(data, completion),
             Polled::Pending(replaced) => PolledItem::Pending(replaced),
             Polled::NeedsWaker => PolledItem::NeedsWaker,
@@ -754,10 +757,10 @@ impl<D> Table<D> {
         match &mut slot.state {
             State::Waiting {
                 waker: stored,
-                main,
+                task,
                 ..
             } => {
-                *main = false;
+                *task = None;
                 Stored::Replaced(stored.replace(waker))
             }
             // The completion arrived while the caller cloned the waker (user code,

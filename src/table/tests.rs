@@ -244,7 +244,7 @@ impl Harness {
             (l.phase, l.waker, l.completion) = (Completed, None, (res, flags));
         }
         match reaped {
-            Reaped::WakeMain if live.phase == Waiting && live.waker == Some(MAIN) => {
+            Reaped::WakeTask(u64::MAX) if live.phase == Waiting && live.waker == Some(MAIN) => {
                 let after = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
                 assert_eq!(after, before, "{at}: a main wake touched a waker");
             }
@@ -272,7 +272,7 @@ impl Harness {
         self.live[idx].items.push((res, flags));
         match reaped {
             // The main future stays the waiter; another waker is taken and woken.
-            Reaped::WakeMain if live.phase == Waiting && live.waker == Some(MAIN) => {}
+            Reaped::WakeTask(u64::MAX) if live.phase == Waiting && live.waker == Some(MAIN) => {}
             Reaped::Wake(woken) if live.phase == Waiting && live.waker != Some(MAIN) => {
                 woken.into_iter().for_each(Waker::wake);
                 for (i, (counter, _)) in self.wakers.iter().enumerate() {
@@ -319,7 +319,8 @@ impl Harness {
         let (at, live) = (self.at, self.live[idx].clone());
         let w = self.rng.below(self.wakers.len() + 1);
         let waker = self.wakers.get(w).map(|(_, waker)| waker.clone());
-        match self.table.poll_item(live.id, waker.as_ref()) {
+        let poller = waker.as_ref().map_or(Poller::Task(u64::MAX), Poller::Waker);
+        match self.table.poll_item(live.id, poller) {
             PolledItem::Item(c) if !live.items.is_empty() => {
                 check_completion(at, &c, live.items[0]);
                 self.live[idx].items.remove(0);
@@ -471,7 +472,7 @@ fn table_random_steps_match_model() {
 fn complete_waiting(table: &mut Table<Data>, id: OpId, res: i32) -> Option<Waker> {
     match table.complete(id, Completion::from_cqe(res, 0)) {
         Reaped::Wake(waker) => waker,
-        Reaped::WakeMain => panic!("no main-future poll in this test"),
+        Reaped::WakeTask(_) => panic!("no poll by a task's id in this test"),
         other => panic!("completion of waiting {id:?} gave {other:?}"),
     }
 }
@@ -770,7 +771,10 @@ fn kicked_op_cancelled_by_the_kernel_is_resubmitted_not_ended() {
     assert!(table.poll_main(id).is_pending());
     // Submitted again, it completes as any op does, and can be kicked again.
     assert_eq!(table.kick_waiting(7), vec![id]);
-    assert!(matches!(table.complete(id, cqe(9)), Reaped::WakeMain));
+    assert!(matches!(
+        table.complete(id, cqe(9)),
+        Reaped::WakeTask(u64::MAX)
+    ));
     assert!(!table.has_rework());
     let Poll::Ready((data, completion)) = table.poll_main(id) else {
         panic!("completed")
@@ -886,7 +890,7 @@ fn kicked_op_interrupted_is_resubmitted_like_a_cancelled_one() {
     table.unkick(id);
     assert!(matches!(
         table.complete(id, cancelled()),
-        Reaped::WakeMain | Reaped::Wake(None)
+        Reaped::WakeTask(_) | Reaped::Wake(None)
     ));
     assert!(table.poll_main(id).is_ready());
 }

@@ -1,6 +1,6 @@
 //! The executor: spawn, join, cross-thread wakes, a full submission queue.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -252,6 +252,116 @@ fn task_woken_from_its_thread_and_another_at_once_finishes() {
     assert_eq!(ring.block_on(within_seconds(&ring, join)), 201);
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     waker_thread.join().unwrap();
+}
+
+/// A task's op stores no waker, only the task's id: when the op's future moves to
+/// another task, the completion wakes the task that polled it last, even after the
+/// first one finished (its id stale).
+#[test]
+fn op_polled_by_one_task_then_awaited_by_another_wakes_the_second() {
+    use std::cell::RefCell;
+    use std::pin::Pin;
+    use std::rc::Rc;
+
+    type Handed = Rc<RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>>;
+    let ring = Ring::new().unwrap();
+    for first_finishes in [true, false] {
+        let handed: Handed = Rc::default();
+        let (first_ring, first_handed) = (ring.clone(), handed.clone());
+        let first = ring.spawn(async move {
+            let sleep = first_ring.sleep(Duration::from_millis(20)).complete();
+            let mut sleep: Pin<Box<dyn Future<Output = ()>>> =
+                Box::pin(async move { sleep.await.unwrap() });
+            // Poll it once here, then hand it over.
+            poll_fn(|cx| {
+                assert!(sleep.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            *first_handed.borrow_mut() = Some(sleep);
+            if !first_finishes {
+                first_ring
+                    .sleep(Duration::from_secs(30))
+                    .complete()
+                    .await
+                    .unwrap();
+            }
+        });
+        let (second_ring, second_handed) = (ring.clone(), handed.clone());
+        let second = ring.spawn(async move {
+            while second_handed.borrow().is_none() {
+                second_ring.nop().complete().await.unwrap();
+            }
+            let sleep = second_handed.borrow_mut().take().unwrap();
+            sleep.await;
+        });
+        ring.block_on(within_seconds(&ring, second));
+        if first_finishes {
+            ring.block_on(first);
+        } else {
+            drop(first);
+        }
+    }
+}
+
+/// An op polled under a waker that is not a task's (a combinator's own) wakes that
+/// waker; polled again under its task's, it wakes the task by its id, and the
+/// other waker is let go.
+#[test]
+fn op_wakes_the_waker_of_its_latest_poll_task_or_not() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake};
+
+    /// Counts its wakes and passes them on to the task.
+    struct Forward(Waker, AtomicUsize);
+    impl Wake for Forward {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.wake_by_ref();
+        }
+    }
+
+    let ring = Ring::new().unwrap();
+    for foreign_last in [true, false] {
+        let task_ring = ring.clone();
+        let join = ring.spawn(async move {
+            let mut sleep = Box::pin(task_ring.sleep(Duration::from_millis(10)).complete());
+            let forward = poll_fn(|cx| {
+                Poll::Ready(Arc::new(Forward(cx.waker().clone(), AtomicUsize::new(0))))
+            })
+            .await;
+            let foreign = Waker::from(forward.clone());
+            let mut polled = false;
+            poll_fn(|cx| {
+                if polled {
+                    // Woken: by the task's id, or through `forward`.
+                    return Poll::Ready(());
+                }
+                polled = true;
+                let mut foreign_cx = Context::from_waker(&foreign);
+                if foreign_last {
+                    assert!(sleep.as_mut().poll(cx).is_pending());
+                    assert!(sleep.as_mut().poll(&mut foreign_cx).is_pending());
+                } else {
+                    assert!(sleep.as_mut().poll(&mut foreign_cx).is_pending());
+                    assert!(sleep.as_mut().poll(cx).is_pending());
+                }
+                Poll::Pending
+            })
+            .await;
+            sleep.await.unwrap();
+            forward.1.load(Ordering::SeqCst)
+        });
+        let forwarded = ring.block_on(within_seconds(&ring, join));
+        assert_eq!(
+            forwarded,
+            usize::from(foreign_last),
+            "foreign last: {foreign_last}"
+        );
+    }
 }
 
 /// `future`'s output, or a panic if it takes more than five seconds: a lost wake-up
