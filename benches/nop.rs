@@ -8,7 +8,9 @@
 //! Both rings use `SINGLE_ISSUER | DEFER_TASKRUN` and 512 entries, so a batch is one
 //! `io_uring_enter(2)` on either side, and the difference is the library's own work
 //! per op: the op table, the token, the waker, the executor tick. Throughput is in
-//! elements, one element per NOP.
+//! elements, one element per NOP. linear-uring enters through its ring's descriptor
+//! registered for the thread (`IORING_REGISTER_RING_FDS`); `raw-io-uring-regfd` is
+//! the raw floor doing the same, `raw-io-uring` the floor without it.
 //!
 //! Every sample of `linear-uring` runs inside one `block_on`, as a program would: the
 //! cost of entering `block_on` is not counted against each batch.
@@ -30,7 +32,7 @@ const ENTRIES: u32 = 512;
 #[path = "floor/nop.rs"]
 mod floor;
 
-use floor::{raw_batch, raw_ring};
+use floor::{raw_batch, raw_ring, with_registered_floor};
 
 fn nop(c: &mut Criterion) {
     let mut group = c.benchmark_group("nop");
@@ -45,6 +47,11 @@ fn nop(c: &mut Criterion) {
             b.iter(|| raw_batch(&mut raw, black_box(n)))
         });
         drop(raw);
+
+        with_registered_floor(ENTRIES, |raw_batch| {
+            let id = BenchmarkId::new("raw-io-uring-regfd", batch);
+            group.bench_with_input(id, &batch, |b, &n| b.iter(|| raw_batch(black_box(n))));
+        });
 
         let ring = Ring::builder().entries(ENTRIES).build().expect("ring");
         let mut tokens = Vec::with_capacity(batch);

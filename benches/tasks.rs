@@ -10,7 +10,9 @@
 //!   `op.submit().complete().await`; the sample ends when every task has finished.
 //!   Spawning D tasks is counted, once per sample.
 //! - raw-io-uring: the same flags and entries; `iters` batches of D entries, each
-//!   batch one `submit_and_wait(D)` and D completions reaped.
+//!   batch one `submit_and_wait(D)` and D completions reaped. `raw-io-uring-regfd`
+//!   (NOPs): the same, entering through the ring's descriptor registered for the
+//!   thread, as linear-uring does.
 //! - tokio-uring: its runtime built once, D tasks spawned in one `block_on` per
 //!   sample, each awaiting `no_op()` / `read_at` in a loop.
 //!
@@ -35,7 +37,7 @@ const ENTRIES: u32 = 512;
 #[path = "floor/nop.rs"]
 mod floor;
 
-use floor::{raw_batch, raw_batch_of, raw_ring};
+use floor::{raw_batch, raw_batch_of, raw_ring, with_registered_floor};
 
 /// D 0-byte reads of `fd` per batch, on the raw crate.
 fn raw_read_batch(ring: &mut io_uring::IoUring, fd: i32, batch: usize) {
@@ -66,6 +68,13 @@ fn group(c: &mut Criterion, name: &str, read: bool) {
             }
         });
         drop(raw);
+
+        if !read {
+            with_registered_floor(ENTRIES, |raw_batch| {
+                let id = BenchmarkId::new("raw-io-uring-regfd", tasks);
+                group.bench_with_input(id, &tasks, |b, &n| b.iter(|| raw_batch(black_box(n))));
+            });
+        }
 
         let ring = Ring::builder().entries(ENTRIES).build().expect("ring");
         let file = std::rc::Rc::new(

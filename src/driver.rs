@@ -26,6 +26,21 @@ const WAKE: u64 = 1 << 63 | 1;
 const CANCEL: u64 = 1 << 63 | 2;
 /// `io_uring_enter(2)`'s flag to process completions (the crate does not export it).
 const IORING_ENTER_GETEVENTS: u32 = 1;
+/// `io_uring_enter(2)`'s flag saying its descriptor is an index among the calling
+/// thread's registered rings (`include/uapi/linux/io_uring.h`).
+const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
+/// `io_uring_register(2)` opcodes that register and unregister a ring's own
+/// descriptor for the calling thread (Linux 5.18).
+const IORING_REGISTER_RING_FDS: libc::c_uint = 20;
+const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
+
+/// The argument of `IORING_(UN)REGISTER_RING_FDS`: `struct io_uring_rsrc_update`.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
 /// Linked timeouts carry this tag and the index of their timespec in `link_specs`.
 /// Their completion only frees the timespec: the op they are linked to reports the
 /// outcome (`ECANCELED` when the timeout cut it off).
@@ -148,11 +163,19 @@ pub(crate) struct Driver {
     /// The running kernel's release, major and minor (`uname(2)`), for the ops a
     /// probe cannot tell apart (a multishot accept is an accept with a flag).
     kernel: (u32, u32),
+    /// The ring's descriptor registered for this thread (`IORING_REGISTER_RING_FDS`):
+    /// its index, which `io_uring_enter(2)` takes instead of the descriptor, sparing
+    /// the kernel a descriptor lookup on every entry. `None` where it could not be
+    /// registered (before Linux 5.18, or the thread's 16 slots taken) and with
+    /// SQPOLL (whose entries the crate's logic decides); entries then use the
+    /// descriptor. The registration belongs to the thread that built the ring, the
+    /// only one that can use it: a ring is `!Send`.
+    registered: Option<u32>,
 }
 
 /// The running kernel's release as `(major, minor)`, or `(0, 0)` if `uname(2)`
 /// cannot say.
-fn kernel_release() -> (u32, u32) {
+pub(crate) fn kernel_release() -> (u32, u32) {
     // SAFETY: `utsname` is plain bytes, for which all zeros is a valid value.
     let mut name: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: uname(2) writes into the live local it is given.
@@ -223,7 +246,11 @@ impl Driver {
             link_specs: Vec::new(),
             free_specs: Vec::new(),
             kernel: config.kernel.unwrap_or_else(kernel_release),
+            registered: None,
         };
+        if config.sqpoll_idle.is_none() {
+            driver.registered = register_ring_fd(&driver.ring);
+        }
         driver
             .arm_wake()
             .map_err(|e| Error::setup(e, config.entries))?;
@@ -398,19 +425,7 @@ impl Driver {
     /// `DEFER_TASKRUN`, completions are only processed when the ring enters the
     /// kernel to get events), without waiting for a completion.
     pub(crate) fn run_deferred(&mut self) -> io::Result<()> {
-        let to_submit = self.ring.submission().len() as u32;
-        // SAFETY: io_uring_enter(2) with no argument (`None`): the kernel reads no
-        // memory of ours beyond the queues it mapped, whose entries the pushes made
-        // valid (see `push`).
-        let entered = unsafe {
-            self.ring.submitter().enter::<libc::sigset_t>(
-                to_submit,
-                0,
-                IORING_ENTER_GETEVENTS,
-                None,
-            )
-        };
-        match entered {
+        match self.enter_ring(0, true) {
             Ok(_) => Ok(()),
             Err(e) if is_transient(&e) => Ok(()),
             Err(e) => Err(e),
@@ -473,7 +488,7 @@ impl Driver {
 
     /// Makes room in a full submission queue.
     fn make_room(&mut self) -> io::Result<()> {
-        match self.ring.submit() {
+        match self.enter_ring(0, false) {
             Ok(_) => {}
             Err(e) if is_transient(&e) => self.reap_into_backlog(),
             Err(e) => return Err(e),
@@ -510,18 +525,73 @@ impl Driver {
     /// Submits what is queued and, if `wait`, blocks until at least one completion is
     /// ready or a wake arrives.
     pub(crate) fn enter(&mut self, wait: bool) -> io::Result<()> {
-        let result = if wait {
-            self.ring.submit_and_wait(1)
-        } else {
-            self.ring.submit()
-        };
-        match result {
+        match self.enter_ring(u32::from(wait), false) {
             Ok(_) => Ok(()),
             // EINTR: a signal arrived; the caller loops. EBUSY/EAGAIN: the completion
             // queue is full or the kernel is short of memory; reaping frees it.
             Err(e) if is_transient(&e) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// `io_uring_enter(2)`: submits what is queued and waits for `want`
+    /// completions; `getevents` has the kernel run the ring's deferred work even
+    /// when `want` is 0 (it does whenever `want` is not, or the queue's flags ask).
+    /// Through the registered descriptor when there is one.
+    fn enter_ring(&mut self, want: u32, getevents: bool) -> io::Result<usize> {
+        let Some(index) = self.registered else {
+            return if getevents {
+                let to_submit = self.ring.submission().len() as u32;
+                // SAFETY: io_uring_enter(2) with no argument (`None`): the kernel
+                // reads no memory of ours beyond the queues it mapped, whose entries
+                // the pushes made valid (see `push`).
+                unsafe {
+                    self.ring.submitter().enter::<libc::sigset_t>(
+                        to_submit,
+                        want,
+                        IORING_ENTER_GETEVENTS,
+                        None,
+                    )
+                }
+            } else {
+                self.ring.submit_and_wait(want as usize)
+            };
+        };
+        // What the crate's `submit_and_wait` does without SQPOLL, which a registered
+        // ring never has: submit every queued entry, and get events when waiting
+        // or when the kernel flags an overflow or task work to run.
+        let sq = self.ring.submission();
+        let to_submit = sq.len() as u32;
+        let mut flags = IORING_ENTER_REGISTERED_RING;
+        if getevents || want > 0 || sq.cq_overflow() || sq.taskrun() {
+            flags |= IORING_ENTER_GETEVENTS;
+        }
+        drop(sq);
+        // SAFETY: io_uring_enter(2) with no argument (a null pointer, size 0): the
+        // kernel reads no memory of ours beyond the queues it mapped, whose entries
+        // the pushes made valid (see `push`). `index` is this ring's descriptor
+        // registered for this thread, the only one that runs the ring.
+        let entered = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                index,
+                to_submit,
+                want,
+                flags,
+                std::ptr::null::<libc::c_void>(),
+                0usize,
+            )
+        };
+        if entered < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(entered as usize)
+    }
+
+    /// Whether the ring's descriptor is registered for its thread (see the field).
+    #[cfg(test)]
+    pub(crate) fn is_ring_fd_registered(&self) -> bool {
+        self.registered.is_some()
     }
 
     /// Like `enter(true)`, but gives up after `timeout`.
@@ -626,6 +696,25 @@ impl Drop for Driver {
     /// still write: if the eventfd read or a linked timeout was not reaped (the
     /// shutdown gave up waiting, or never ran), that memory is leaked.
     fn drop(&mut self) {
+        if let Some(index) = self.registered {
+            let update = RsrcUpdate {
+                offset: index,
+                resv: 0,
+                data: 0,
+            };
+            // SAFETY: io_uring_register(2) reads one `io_uring_rsrc_update`, which
+            // lives across the call. A failure leaves the registration to the
+            // thread's exit, which drops it.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_io_uring_register,
+                    self.ring.as_raw_fd(),
+                    IORING_UNREGISTER_RING_FDS,
+                    &update as *const RsrcUpdate,
+                    1u32,
+                )
+            };
+        }
         if self.wake_armed {
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
         }
@@ -660,6 +749,29 @@ fn is_transient(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
     )
+}
+
+/// Registers `ring`'s descriptor for the calling thread; its index, or `None` if
+/// the kernel refuses (before Linux 5.18, or the thread's slots all taken).
+fn register_ring_fd(ring: &IoUring) -> Option<u32> {
+    let mut update = RsrcUpdate {
+        // Any free slot.
+        offset: u32::MAX,
+        resv: 0,
+        data: ring.as_raw_fd() as u64,
+    };
+    // SAFETY: io_uring_register(2) reads and writes one `io_uring_rsrc_update`
+    // (`nr_args` 1), which lives across the call.
+    let registered = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            ring.as_raw_fd(),
+            IORING_REGISTER_RING_FDS,
+            &mut update as *mut RsrcUpdate,
+            1u32,
+        )
+    };
+    (registered == 1).then_some(update.offset)
 }
 
 /// Creates the ring with the fastest task-run mode the kernel accepts.
@@ -805,5 +917,22 @@ mod tests {
         assert!(driver.take_mail());
         assert!(!driver.has_backlog());
         assert!(!driver.take_mail(), "a doorbell is reported once");
+    }
+
+    /// Every ring registers its descriptor for its thread and gives the slot back
+    /// when dropped: a thread has 16 slots, and forty rings built one after another
+    /// all get one.
+    #[test]
+    fn driver_registers_its_descriptor_and_gives_the_slot_back() {
+        if kernel_release() < (5, 18) {
+            return; // No registered ring descriptors before Linux 5.18.
+        }
+        for round in 0..40 {
+            let mut driver = driver();
+            assert!(driver.is_ring_fd_registered(), "round {round}");
+            // The registered index works for entering the ring.
+            driver.enter(false).unwrap();
+            driver.run_deferred().unwrap();
+        }
     }
 }

@@ -1470,4 +1470,29 @@ mod tests {
             .unwrap();
         assert_eq!(&buf[..], b"kept");
     }
+
+    /// A thread registers at most 16 ring descriptors: rings beyond that enter the
+    /// kernel with their descriptor, and every ring runs its ops either way.
+    #[test]
+    fn rings_beyond_the_threads_registered_descriptors_still_run() {
+        let rings: Vec<Ring> = (0..20).map(|_| Ring::new().unwrap()).collect();
+        let registered = |ring: &Ring| {
+            let driver = ring.inner.driver.borrow();
+            driver.as_ref().unwrap().is_ring_fd_registered()
+        };
+        if crate::driver::kernel_release() >= (5, 18) {
+            assert!(registered(&rings[0]));
+        }
+        assert!(!registered(&rings[19]), "a thread has 16 registered slots");
+        for ring in &rings {
+            ring.block_on(async {
+                ring.nop().complete().await.unwrap();
+                ring.sleep(Duration::from_millis(1))
+                    .complete()
+                    .await
+                    .unwrap();
+            });
+            assert_eq!(ring.stats().in_flight, 0);
+        }
+    }
 }

@@ -12,6 +12,41 @@ pub(crate) fn raw_ring(entries: u32) -> IoUring {
         .expect("io_uring_setup")
 }
 
+/// Runs `bench` with a batch function like [`raw_batch`] on a ring whose
+/// descriptor is registered for this thread (`IORING_REGISTER_RING_FDS`, which
+/// linear-uring also does): `io_uring_enter(2)` then takes the registered index,
+/// sparing the kernel a descriptor lookup per entry. The floor of a program that
+/// registers it; the plain [`raw_batch`] is the floor of one that does not.
+#[allow(dead_code)] // Not every bench that shares this file compares with it.
+pub(crate) fn with_registered_floor<R>(
+    entries: u32,
+    bench: impl FnOnce(&mut dyn FnMut(usize)) -> R,
+) -> R {
+    let mut ring = raw_ring(entries);
+    // The registered index lives in this submitter, kept for the whole bench.
+    let (mut submitter, mut sq, mut cq) = ring.split();
+    submitter
+        .register_ring_fd()
+        .expect("IORING_REGISTER_RING_FDS (Linux 5.18)");
+    let mut batch = |n: usize| {
+        for i in 0..n {
+            let sqe = opcode::Nop::new().build().user_data(i as u64);
+            // SAFETY: a NOP carries no pointer.
+            unsafe { sq.push(&sqe).expect("queue sized for the batch") };
+        }
+        sq.sync();
+        submitter.submit_and_wait(n).expect("io_uring_enter");
+        cq.sync();
+        let mut reaped = 0;
+        for cqe in &mut cq {
+            assert!(cqe.result() >= 0, "nop failed: {}", cqe.result());
+            reaped += 1;
+        }
+        assert_eq!(reaped, n);
+    };
+    bench(&mut batch)
+}
+
 /// Pushes `batch` NOPs, submits and waits for all of them, reaps them.
 pub(crate) fn raw_batch(ring: &mut IoUring, batch: usize) {
     // SAFETY: a NOP carries no pointer.
