@@ -210,6 +210,8 @@ pub(crate) struct Executor {
     /// Ids taken from the queues, reused between ticks.
     batch: Cell<Vec<u64>>,
     running: Cell<bool>,
+    /// The task being polled (`MAIN` for the `block_on` future), if any.
+    current: Cell<Option<u64>>,
 }
 
 /// Whether `waker` is a task waker of an executor of this library, whose clone and
@@ -240,6 +242,7 @@ impl Executor {
             local: RefCell::new(Vec::new()),
             batch: Cell::new(Vec::new()),
             running: Cell::new(false),
+            current: Cell::new(None),
         }
     }
 
@@ -293,6 +296,22 @@ impl Executor {
     /// Wakes the `block_on` future from the ring's own thread.
     pub(crate) fn wake_main(&self) {
         self.main.queued.store(true, Ordering::Release);
+    }
+
+    /// The task of this executor being polled now ([`MAIN`] for the `block_on`
+    /// future), if any: the likely waiter of an op submitted now.
+    #[inline]
+    pub(crate) fn current_task(&self) -> Option<u64> {
+        self.current.get()
+    }
+
+    /// Runs `poll`, a poll of the `block_on` future, with [`MAIN`] as the current
+    /// task.
+    pub(crate) fn polling_main<R>(&self, poll: impl FnOnce() -> R) -> R {
+        let previous = self.current.replace(Some(MAIN));
+        let polled = poll();
+        self.current.set(previous);
+        polled
     }
 
     /// The id of the task (or [`MAIN`], the `block_on` future) of this executor
@@ -451,11 +470,13 @@ impl Executor {
         };
         // This frame owns `waker` for the whole poll: the task's context borrows it.
         let context_waker = borrowed_waker(&waker);
+        let previous = self.current.replace(Some(id));
         let polled = catch_unwind(AssertUnwindSafe(|| {
             future
                 .as_mut()
                 .poll(&mut Context::from_waker(&context_waker))
         }));
+        self.current.set(previous);
         let finished = !matches!(polled, Ok(Poll::Pending));
         {
             let mut slots = self.slots.borrow_mut();

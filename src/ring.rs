@@ -609,10 +609,7 @@ impl Inner {
             let err = Error::kernel_too_old(name, since, driver.kernel()).into();
             return table.insert_completed(op, Completion::failed(err));
         }
-        let id = match link_timeout {
-            Some(_) => table.insert_linked(op),
-            None => table.insert(op),
-        };
+        let id = table.insert_waiting(op, link_timeout.is_some(), self.exec.current_task());
         let sqe = sqe.user_data(id.to_user_data());
         // Why the pushes below are sound: every pointer in the entry points into the
         // boxed op, which the table now owns. The table hands it out only after the
@@ -644,6 +641,12 @@ impl Inner {
         // stores no waker, only the task's id; another executor's task waker is
         // cloned in place (an `Arc` increment, no user code).
         let polled = if let Some(task) = self.exec.task_of(waker) {
+            // Polled by the task recorded as the op's waiter (the one that submitted
+            // it, on its first poll): nothing changes. Such a poll runs in this
+            // ring's executor, so it is awaited where the ring runs.
+            if self.table.borrow().waits_for(id, task) {
+                return Poll::Pending;
+            }
             self.table.borrow_mut().poll_waiting(id, Poller::Task(task))
         } else if is_task_waker(waker) {
             self.table.borrow_mut().poll_waiting_cloning(id, waker)
@@ -881,10 +884,12 @@ impl Inner {
         let mut cx = Context::from_waker(&waker);
         loop {
             if self.exec.take_main_wake() {
-                let polled = catch_unwind(AssertUnwindSafe(|| {
-                    let running = future.as_mut().as_pin_mut();
-                    running.expect("block_on's future is present").poll(&mut cx)
-                }));
+                let polled = self.exec.polling_main(|| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        let running = future.as_mut().as_pin_mut();
+                        running.expect("block_on's future is present").poll(&mut cx)
+                    }))
+                });
                 match polled {
                     Ok(Poll::Ready(output)) => return output,
                     Ok(Poll::Pending) => {}

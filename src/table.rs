@@ -467,29 +467,48 @@ impl<D> Table<D> {
     }
 
     /// Adds an op that is about to be pushed to the kernel.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, data: D) -> OpId {
-        self.insert_waiting(data, false)
+        self.insert_waiting(data, false, None)
     }
 
-    /// Adds an op that is about to be pushed to the kernel with a linked timeout:
-    /// if it completes with `ECANCELED` while no cancel was asked for, the timeout
-    /// cut it off, and its completion says so ([`Completion::timed_out`]).
+    /// Adds an op that is about to be pushed to the kernel with a linked timeout.
+    #[cfg(test)]
     pub(crate) fn insert_linked(&mut self, data: D) -> OpId {
-        self.insert_waiting(data, true)
+        self.insert_waiting(data, true, None)
     }
 
-    fn insert_waiting(&mut self, data: D, linked: bool) -> OpId {
+    /// Adds an op that is about to be pushed to the kernel. `linked`: it carries a
+    /// linked timeout, so if it completes with `ECANCELED` while no cancel was asked
+    /// for, the timeout cut it off, and its completion says so
+    /// ([`Completion::timed_out`]). `task`: the task of the ring's executor being
+    /// polled, recorded as the op's waiter ([`Poller::Task`]) before anyone polls
+    /// it, so that its token's first poll by that task finds nothing to change
+    /// ([`waits_for`](Table::waits_for)).
+    pub(crate) fn insert_waiting(&mut self, data: D, linked: bool, task: Option<u64>) -> OpId {
         self.in_flight += 1;
         self.occupy(
             data,
             State::Waiting {
                 waker: None,
-                task: None,
+                task,
                 cancel_sent: false,
                 linked,
                 kicked: false,
             },
         )
+    }
+
+    /// Whether the op `id` still waits with `task` as its waiter: a poll by that
+    /// task would find it pending and change nothing.
+    #[inline]
+    pub(crate) fn waits_for(&self, id: OpId, task: u64) -> bool {
+        self.slots
+            .get(id.index as usize)
+            .filter(|slot| slot.generation == id.generation)
+            .is_some_and(|slot| {
+                matches!(slot.state, State::Waiting { task: Some(waiter), .. } if waiter == task)
+            })
     }
 
     /// Adds an op that failed before reaching the kernel; its token will find the

@@ -254,9 +254,10 @@ fn task_woken_from_its_thread_and_another_at_once_finishes() {
     waker_thread.join().unwrap();
 }
 
-/// A task's op stores no waker, only the task's id: when the op's future moves to
-/// another task, the completion wakes the task that polled it last, even after the
-/// first one finished (its id stale).
+/// A task's op stores no waker, only the task's id (recorded when the task submits
+/// it): when the op's future moves to another task, polled by the first or not, the
+/// completion wakes the task that polled it last, even after the first one finished
+/// (its id stale).
 #[test]
 fn op_polled_by_one_task_then_awaited_by_another_wakes_the_second() {
     use std::cell::RefCell;
@@ -265,19 +266,23 @@ fn op_polled_by_one_task_then_awaited_by_another_wakes_the_second() {
 
     type Handed = Rc<RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>>;
     let ring = Ring::new().unwrap();
-    for first_finishes in [true, false] {
+    for (first_polls, first_finishes) in
+        [(true, true), (true, false), (false, true), (false, false)]
+    {
         let handed: Handed = Rc::default();
         let (first_ring, first_handed) = (ring.clone(), handed.clone());
         let first = ring.spawn(async move {
             let sleep = first_ring.sleep(Duration::from_millis(20)).complete();
             let mut sleep: Pin<Box<dyn Future<Output = ()>>> =
                 Box::pin(async move { sleep.await.unwrap() });
-            // Poll it once here, then hand it over.
-            poll_fn(|cx| {
-                assert!(sleep.as_mut().poll(cx).is_pending());
-                Poll::Ready(())
-            })
-            .await;
+            if first_polls {
+                // Poll it once here, then hand it over.
+                poll_fn(|cx| {
+                    assert!(sleep.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+            }
             *first_handed.borrow_mut() = Some(sleep);
             if !first_finishes {
                 first_ring
