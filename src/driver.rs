@@ -11,6 +11,7 @@
 //! own entries and never hands their completions on.
 
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -171,7 +172,12 @@ pub(crate) struct Driver {
     /// descriptor. The registration belongs to the thread that built the ring, the
     /// only one that can use it: a ring is `!Send`.
     registered: Option<u32>,
+    /// Keeps the driver on its thread (`!Send`): `registered` is an index in this
+    /// thread's table of rings, meaningless (or another ring's) on any other.
+    _thread: PhantomData<*const ()>,
 }
+
+static_assertions::assert_not_impl_any!(Driver: Send, Sync);
 
 /// The running kernel's release as `(major, minor)`, or `(0, 0)` if `uname(2)`
 /// cannot say.
@@ -247,6 +253,7 @@ impl Driver {
             free_specs: Vec::new(),
             kernel: config.kernel.unwrap_or_else(kernel_release),
             registered: None,
+            _thread: PhantomData,
         };
         if config.sqpoll_idle.is_none() {
             driver.registered = register_ring_fd(&driver.ring);
@@ -574,12 +581,12 @@ impl Driver {
         let entered = unsafe {
             libc::syscall(
                 libc::SYS_io_uring_enter,
-                index,
-                to_submit,
-                want,
-                flags,
+                libc::c_long::from(index),
+                libc::c_long::from(to_submit),
+                libc::c_long::from(want),
+                libc::c_long::from(flags),
                 std::ptr::null::<libc::c_void>(),
-                0usize,
+                0 as libc::c_long,
             )
         };
         if entered < 0 {
@@ -708,10 +715,10 @@ impl Drop for Driver {
             unsafe {
                 libc::syscall(
                     libc::SYS_io_uring_register,
-                    self.ring.as_raw_fd(),
-                    IORING_UNREGISTER_RING_FDS,
+                    libc::c_long::from(self.ring.as_raw_fd()),
+                    libc::c_long::from(IORING_UNREGISTER_RING_FDS),
                     &update as *const RsrcUpdate,
-                    1u32,
+                    1 as libc::c_long,
                 )
             };
         }
@@ -765,10 +772,10 @@ fn register_ring_fd(ring: &IoUring) -> Option<u32> {
     let registered = unsafe {
         libc::syscall(
             libc::SYS_io_uring_register,
-            ring.as_raw_fd(),
-            IORING_REGISTER_RING_FDS,
+            libc::c_long::from(ring.as_raw_fd()),
+            libc::c_long::from(IORING_REGISTER_RING_FDS),
             &mut update as *mut RsrcUpdate,
-            1u32,
+            1 as libc::c_long,
         )
     };
     (registered == 1).then_some(update.offset)

@@ -22,7 +22,7 @@ use crate::driver::Notifier;
 use crate::unwind::{discard, Payload};
 
 /// The id the `block_on` future wakes with; spawned tasks have slab ids below it.
-const MAIN: u64 = u64::MAX;
+pub(crate) const MAIN: u64 = u64::MAX;
 
 /// What wakers on any thread share with the executor.
 struct Shared {
@@ -71,6 +71,9 @@ struct TaskWaker {
     queued: AtomicBool,
     shared: Arc<Shared>,
 }
+
+// A `Waker` may be sent and shared across threads: what its vtable points to must be.
+static_assertions::assert_impl_all!(TaskWaker: Send, Sync);
 
 impl TaskWaker {
     fn wake_by_ref(&self) {

@@ -20,7 +20,7 @@ use io_uring::squeue;
 use crate::driver::{Config, Driver};
 use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
-use crate::exec::{is_task_waker, Executor, JoinHandle, Running};
+use crate::exec::{is_task_waker, Executor, JoinHandle, Running, MAIN};
 use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
 use crate::runtime::mailbox::MailSlot;
 use crate::table::{
@@ -642,9 +642,9 @@ impl Inner {
         // cloned in place (an `Arc` increment, no user code).
         let polled = if let Some(task) = self.exec.task_of(waker) {
             // Polled by the task recorded as the op's waiter (the one that submitted
-            // it, on its first poll): nothing changes. Such a poll runs in this
-            // ring's executor, so it is awaited where the ring runs.
+            // it, on its first poll): nothing changes.
             if self.table.borrow().waits_for(id, task) {
+                self.check_awaited_here("an operation");
                 return Poll::Pending;
             }
             self.table.borrow_mut().poll_waiting(id, Poller::Task(task))
@@ -937,7 +937,9 @@ impl Inner {
         let mut cx = Context::from_waker(&waker);
         for _ in 0..64 {
             if self.exec.take_main_wake() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(output) =
+                    self.exec.polling_main(|| future.as_mut().poll(&mut cx))
+                {
                     return Some(output);
                 }
             }
@@ -1031,10 +1033,11 @@ impl Inner {
         let mut guard = self.driver.borrow_mut();
         let driver = guard.as_mut()?;
         // The scratch vectors are only taken out of their cells when a completion
-        // needs them: ops awaited by the `block_on` future need neither.
+        // needs them: ops awaited by the ring's own tasks (the `block_on` future's
+        // included) need neither.
         let mut wakers: Option<Vec<Waker>> = None;
         let mut released: Option<Vec<Released>> = None;
-        let (mut completed, mut cancelled) = (0, 0);
+        let (mut completed, mut cancelled, mut wake_main) = (0, 0, false);
         {
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
@@ -1054,8 +1057,9 @@ impl Inner {
                     cancelled += 1;
                 }
                 match table.complete(id, completion) {
-                    // Queues the task (or sets the `block_on` future's flag): no
-                    // user code runs.
+                    // The `block_on` future's wake is a flag, set once below.
+                    Reaped::WakeTask(MAIN) => wake_main = true,
+                    // Queues the task: no user code runs.
                     Reaped::WakeTask(task) => self.exec.wake_task(task),
                     Reaped::Wake(Some(waker)) => {
                         wakers.get_or_insert_with(|| self.wakers.take()).push(waker)
@@ -1095,6 +1099,10 @@ impl Inner {
         }
         Counters::add(&self.counters.completed, completed);
         Counters::add(&self.counters.cancelled, cancelled);
+        // Set before any user code runs, like the tasks queued above.
+        if wake_main {
+            self.exec.wake_main();
+        }
         let mut panicked = None;
         if let Some(mut released) = released {
             // A buffer's drop that panics must not strand the other orphans (their

@@ -219,9 +219,11 @@ enum State {
     Vacant {
         next_free: u32,
     },
-    /// `task`: a task of the ring's own executor polled last, known by its id (no
-    /// waker is stored for it); otherwise `waker` is whoever polled last. `linked`: the op carries a
-    /// linked timeout, so an `ECANCELED` nobody asked for means it timed out.
+    /// `task`: a task of the ring's own executor known by its id (no waker is
+    /// stored for it), the one that polled last or, before any poll, the one that
+    /// submitted the op; otherwise `waker` is whoever polled last (never both).
+    /// `linked`: the op carries a linked timeout, so an `ECANCELED` nobody asked
+    /// for means it timed out.
     /// `kicked`: the ring cancelled the op to submit it again (see
     /// [`Table::kick_waiting`]); its `ECANCELED` is not its end.
     Waiting {
@@ -320,7 +322,7 @@ fn no_data() -> ! {
 pub(crate) enum Reaped<D> {
     /// The op's token is alive: wake whoever polled it last.
     Wake(Option<Waker>),
-    /// The op's token is alive and a task of the ring's executor polled it last
+    /// The op's token is alive and its waiter is a task of the ring's executor
     /// (see [`Poller::Task`]): wake that task.
     WakeTask(u64),
     /// The token was dropped: release the data (close a descriptor it produced, free
@@ -701,7 +703,7 @@ impl<D> Table<D> {
 
     /// As [`poll_waiting`](Table::poll_waiting), but stores a clone of `waker` itself
     /// instead of answering `NeedsWaker`: for wakers whose clone runs no user code
-    /// (the executor's own), so that a task's first poll of an op is one lookup.
+    /// (task wakers of another ring's executor), so that the poll is one lookup.
     pub(crate) fn poll_waiting_cloning(&mut self, id: OpId, waker: &Waker) -> Polled<D> {
         self.poll_waiting_with(id, Poller::Waker(waker), true)
     }
@@ -721,6 +723,9 @@ impl<D> Table<D> {
                     Polled::Pending(stored.take())
                 }
                 Poller::Waker(new) if stored.as_ref().is_some_and(|old| old.will_wake(new)) => {
+                    // A stored waker means no task is recorded: `set_waker` and the
+                    // cloning path clear it.
+                    debug_assert!(task.is_none(), "a waiting op with a waker and a task");
                     Polled::Pending(None)
                 }
                 Poller::Waker(new) if clone_here => {

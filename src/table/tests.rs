@@ -202,8 +202,12 @@ impl Harness {
         self.next_op += 1;
         let data = tracked(op, &self.drops);
         let errno = 1 + self.rng.below(130) as i32;
+        // Half the waiting ops are submitted by the task standing for the main
+        // future, which is recorded as their waiter before any poll.
+        let submitter = (waiting && self.rng.below(2) == 0).then_some(MAIN);
         let (id, phase) = if waiting {
-            (self.table.insert(data), Waiting)
+            let task = submitter.map(|_| u64::MAX);
+            (self.table.insert_waiting(data, false, task), Waiting)
         } else {
             let failed = Completion::failed(io::Error::from_raw_os_error(errno));
             (self.table.insert_completed(data, failed), Completed)
@@ -215,7 +219,7 @@ impl Harness {
             op,
             phase,
             cancel_sent: false,
-            waker: None,
+            waker: submitter,
             completion: (-errno, 0),
             items: Vec::new(),
         });
@@ -300,6 +304,11 @@ impl Harness {
 
     fn poll(&mut self, idx: usize) {
         let (at, live) = (self.at, self.live[idx].clone());
+        // The main future's poll would change nothing exactly when it is the
+        // waiting op's waiter.
+        let expected = live.phase == Waiting && live.waker == Some(MAIN);
+        let waits = self.table.waits_for(live.id, u64::MAX);
+        assert_eq!(waits, expected, "{at}: waits_for of {live:?}");
         // One choice past the counting wakers stands for the executor's main future,
         // which the table records without storing a waker.
         let w = self.rng.below(self.wakers.len() + 1);
@@ -893,4 +902,43 @@ fn kicked_op_interrupted_is_resubmitted_like_a_cancelled_one() {
         Reaped::WakeTask(_) | Reaped::Wake(None)
     ));
     assert!(table.poll_main(id).is_ready());
+}
+
+/// An op inserted with its submitting task as waiter waits for that task (and no
+/// other) until another poller takes its place or it completes; the completion
+/// wakes whoever waits last.
+#[test]
+fn op_inserted_for_a_task_waits_for_it_until_polled_elsewhere_or_completed() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    let id = table.insert_waiting(tracked(1, &drops), false, Some(5));
+    assert!(table.waits_for(id, 5));
+    assert!(!table.waits_for(id, 6));
+    // Completed: a poll by the task has work to do.
+    assert!(matches!(table.complete(id, cqe(0)), Reaped::WakeTask(5)));
+    assert!(!table.waits_for(id, 5));
+    assert!(matches!(
+        table.poll_waiting(id, Poller::Task(5)),
+        Polled::Ready(..)
+    ));
+    // A stale id waits for nobody.
+    assert!(!table.waits_for(id, 5));
+
+    // Polled by another task, then by a waker: each takes the waiter's place.
+    let id = table.insert_waiting(tracked(2, &drops), false, Some(5));
+    assert!(matches!(
+        table.poll_waiting(id, Poller::Task(6)),
+        Polled::Pending(None)
+    ));
+    assert!(!table.waits_for(id, 5) && table.waits_for(id, 6));
+    let (counter, waker) = counting_waker();
+    assert!(table.poll(id, &waker).is_pending());
+    assert!(!table.waits_for(id, 6));
+    let Reaped::Wake(Some(woken)) = table.complete(id, cqe(0)) else {
+        panic!("the waker of the last poll is woken")
+    };
+    woken.wake();
+    assert_eq!(counter.wakes(), 1);
+    assert!(table.poll_main(id).is_ready());
+    assert_eq!(table.in_flight(), 0);
 }
