@@ -186,9 +186,15 @@ pub trait OpKind: Sealed + Sized + 'static {
 
     /// Called when each completion is reaped (an item flagged `IORING_CQE_F_MORE`,
     /// then the final one), before any user code runs (see the table's `OpData`):
-    /// for what must be read off shared state at once.
+    /// for what must be read off shared state at once. Only called for a kind
+    /// whose [`SETTLES`](OpKind::SETTLES) is true.
     #[doc(hidden)]
     fn settle(&mut self, _completion: &Completion) {}
+
+    /// Whether [`settle`](OpKind::settle) does anything; false spares every
+    /// completion the call.
+    #[doc(hidden)]
+    const SETTLES: bool = false;
 
     /// Releases what a completion nobody will claim produced (closes a descriptor),
     /// returning the number of descriptors closed.
@@ -260,9 +266,13 @@ pub trait MultishotKind: Sealed + Sized + 'static {
     }
 
     /// Called when each completion is reaped, items and the final one, before any
-    /// user code runs, as [`OpKind::settle`].
+    /// user code runs, as [`OpKind::settle`], if [`SETTLES`](MultishotKind::SETTLES).
     #[doc(hidden)]
     fn settle(&mut self, _completion: &Completion) {}
+
+    /// As [`OpKind::SETTLES`].
+    #[doc(hidden)]
+    const SETTLES: bool = false;
 
     /// Turns a completion that [`is_item`](MultishotKind::is_item) into the item.
     #[doc(hidden)]

@@ -24,7 +24,7 @@ use crate::exec::{is_task_waker, Executor, JoinHandle, Running, MAIN};
 use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
 use crate::runtime::mailbox::MailSlot;
 use crate::table::{
-    CancelStep, OpId, Orphan, Polled, PolledItem, Poller, Reaped, Report, Stored, Table,
+    CancelStep, Insert, OpId, Orphan, Polled, PolledItem, Poller, Reaped, Report, Stored, Table,
 };
 use crate::token::{Op, Sleep};
 use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
@@ -564,7 +564,7 @@ impl Inner {
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.
         let sqe = op.sqe();
-        self.push_new(op, sqe, K::NAME, K::OPCODE, None, link_timeout)
+        self.push_new(op, sqe, K::NAME, K::OPCODE, None, link_timeout, K::SETTLES)
     }
 
     /// Records a multishot `op` in the table and pushes its entry, as [`submit`].
@@ -576,7 +576,15 @@ impl Inner {
             return table.insert_completed(op, Completion::failed(err));
         }
         let sqe = op.0.sqe();
-        self.push_new(op, sqe, K::NAME, K::OPCODE, Some(K::SINCE), None)
+        self.push_new(
+            op,
+            sqe,
+            K::NAME,
+            K::OPCODE,
+            Some(K::SINCE),
+            None,
+            K::SETTLES,
+        )
     }
 
     /// Records `op`, whose entry is `sqe`, and pushes it; an op the ring cannot run
@@ -589,6 +597,7 @@ impl Inner {
         opcode: u8,
         since: Option<(u32, u32)>,
         link_timeout: Option<Duration>,
+        settles: bool,
     ) -> OpId {
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
@@ -609,7 +618,12 @@ impl Inner {
             let err = Error::kernel_too_old(name, since, driver.kernel()).into();
             return table.insert_completed(op, Completion::failed(err));
         }
-        let id = table.insert_waiting(op, link_timeout.is_some(), self.exec.current_task());
+        let how = Insert {
+            linked: link_timeout.is_some(),
+            task: self.exec.current_task(),
+            settles,
+        };
+        let id = table.insert_waiting(op, how);
         let sqe = sqe.user_data(id.to_user_data());
         // Why the pushes below are sound: every pointer in the entry points into the
         // boxed op, which the table now owns. The table hands it out only after the

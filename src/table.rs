@@ -249,6 +249,8 @@ pub(crate) type Report = Option<&'static Location<'static>>;
 
 struct Slot<D> {
     generation: u32,
+    /// The op's data wants to see its completions ([`OpData::settle`]).
+    settles: bool,
     /// `Some` in every state but `Vacant`.
     data: Option<D>,
     /// Completions flagged `IORING_CQE_F_MORE` not yet taken; empty when `Vacant`.
@@ -281,9 +283,10 @@ impl<D> Slot<D> {
 
 impl<D: OpData> Slot<D> {
     /// Lets the op's data see a completion of its own as it is reaped (see
-    /// [`OpData::settle`]): only while the op is in the kernel, waiting or orphaned.
+    /// [`OpData::settle`]): only while the op is in the kernel, waiting or orphaned,
+    /// and if it asked to.
     fn settle(&mut self, completion: &Completion) {
-        if matches!(self.state, State::Waiting { .. } | State::Orphaned { .. }) {
+        if self.settles && matches!(self.state, State::Waiting { .. } | State::Orphaned { .. }) {
             if let Some(data) = self.data.as_mut() {
                 data.settle(completion);
             }
@@ -411,6 +414,21 @@ pub(crate) enum Orphan<D> {
     Completed(D, Completion),
 }
 
+/// What the table records of an op it inserts as waiting.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Insert {
+    /// The op carries a linked timeout: if it completes with `ECANCELED` while no
+    /// cancel was asked for, the timeout cut it off, and its completion says so
+    /// ([`Completion::timed_out`]).
+    pub(crate) linked: bool,
+    /// The task of the ring's executor being polled, recorded as the op's waiter
+    /// ([`Poller::Task`]) before anyone polls it, so that its token's first poll
+    /// by that task finds nothing to change ([`waits_for`](Table::waits_for)).
+    pub(crate) task: Option<u64>,
+    /// The op's data wants to see its completions ([`OpData::settle`]).
+    pub(crate) settles: bool,
+}
+
 /// The slab of operations. See the module docs for the lifecycle.
 pub(crate) struct Table<D> {
     slots: Vec<Slot<D>>,
@@ -471,34 +489,30 @@ impl<D> Table<D> {
     /// Adds an op that is about to be pushed to the kernel.
     #[cfg(test)]
     pub(crate) fn insert(&mut self, data: D) -> OpId {
-        self.insert_waiting(data, false, None)
+        self.insert_waiting(data, Insert::default())
     }
 
     /// Adds an op that is about to be pushed to the kernel with a linked timeout.
     #[cfg(test)]
     pub(crate) fn insert_linked(&mut self, data: D) -> OpId {
-        self.insert_waiting(data, true, None)
+        let linked = Insert {
+            linked: true,
+            ..Insert::default()
+        };
+        self.insert_waiting(data, linked)
     }
 
-    /// Adds an op that is about to be pushed to the kernel. `linked`: it carries a
-    /// linked timeout, so if it completes with `ECANCELED` while no cancel was asked
-    /// for, the timeout cut it off, and its completion says so
-    /// ([`Completion::timed_out`]). `task`: the task of the ring's executor being
-    /// polled, recorded as the op's waiter ([`Poller::Task`]) before anyone polls
-    /// it, so that its token's first poll by that task finds nothing to change
-    /// ([`waits_for`](Table::waits_for)).
-    pub(crate) fn insert_waiting(&mut self, data: D, linked: bool, task: Option<u64>) -> OpId {
+    /// Adds an op that is about to be pushed to the kernel, as `how` says.
+    pub(crate) fn insert_waiting(&mut self, data: D, how: Insert) -> OpId {
         self.in_flight += 1;
-        self.occupy(
-            data,
-            State::Waiting {
-                waker: None,
-                task,
-                cancel_sent: false,
-                linked,
-                kicked: false,
-            },
-        )
+        let state = State::Waiting {
+            waker: None,
+            task: how.task,
+            cancel_sent: false,
+            linked: how.linked,
+            kicked: false,
+        };
+        self.occupy(data, state, how.settles)
     }
 
     /// Whether the op `id` still waits with `task` as its waiter: a poll by that
@@ -516,10 +530,10 @@ impl<D> Table<D> {
     /// Adds an op that failed before reaching the kernel; its token will find the
     /// completion on the first poll.
     pub(crate) fn insert_completed(&mut self, data: D, completion: Completion) -> OpId {
-        self.occupy(data, State::Completed { completion })
+        self.occupy(data, State::Completed { completion }, false)
     }
 
-    fn occupy(&mut self, data: D, state: State) -> OpId {
+    fn occupy(&mut self, data: D, state: State, settles: bool) -> OpId {
         if self.free_head == NO_FREE {
             let index = u32::try_from(self.slots.len())
                 .ok()
@@ -527,6 +541,7 @@ impl<D> Table<D> {
                 .expect("op table is full: more than 2^32 - 1 operations alive");
             self.slots.push(Slot {
                 generation: 0,
+                settles,
                 data: Some(data),
                 items: VecDeque::new(),
                 state,
@@ -543,6 +558,7 @@ impl<D> Table<D> {
         };
         self.free_head = next_free;
         slot.state = state;
+        slot.settles = settles;
         slot.data = Some(data);
         OpId {
             index,
@@ -585,6 +601,24 @@ impl<D> Table<D> {
         else {
             return Reaped::Stale(completion);
         };
+        // The common end: the only completion of a waiting op, a success, with
+        // nothing to settle. No cancel or timeout to tell apart; what follows would
+        // come to the same.
+        if completion.result.is_ok()
+            && !completion.has_more()
+            && !slot.settles
+            && slot.items.is_empty()
+        {
+            if let State::Waiting { waker, task, .. } = &mut slot.state {
+                let reaped = match *task {
+                    Some(task) => Reaped::WakeTask(task),
+                    None => Reaped::Wake(waker.take()),
+                };
+                slot.state = State::Completed { completion };
+                self.in_flight -= 1;
+                return reaped;
+            }
+        }
         if completion.has_more() {
             slot.settle(&completion);
             return match &mut slot.state {

@@ -101,6 +101,8 @@ impl OpKind for RecvBundle {
         opcode::RecvBundle::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }
 
+    const SETTLES: bool = true;
+
     fn settle(&mut self, completion: &Completion) {
         let n = *completion.result.as_ref().unwrap_or(&0);
         self.filled = self.group.picked_bundle(completion.flags, n);

@@ -108,6 +108,8 @@ impl MultishotKind for RecvMultiBundle {
         opcode::RecvMultiBundle::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }
 
+    const SETTLES: bool = true;
+
     fn settle(&mut self, completion: &Completion) {
         // A completion that received nothing (end of stream, an error) consumed no
         // buffer, even if its flags name one.

@@ -206,8 +206,11 @@ impl Harness {
         // future, which is recorded as their waiter before any poll.
         let submitter = (waiting && self.rng.below(2) == 0).then_some(MAIN);
         let (id, phase) = if waiting {
-            let task = submitter.map(|_| u64::MAX);
-            (self.table.insert_waiting(data, false, task), Waiting)
+            let how = Insert {
+                task: submitter.map(|_| u64::MAX),
+                ..Insert::default()
+            };
+            (self.table.insert_waiting(data, how), Waiting)
         } else {
             let failed = Completion::failed(io::Error::from_raw_os_error(errno));
             (self.table.insert_completed(data, failed), Completed)
@@ -911,7 +914,11 @@ fn kicked_op_interrupted_is_resubmitted_like_a_cancelled_one() {
 fn op_inserted_for_a_task_waits_for_it_until_polled_elsewhere_or_completed() {
     let drops = DropLog::default();
     let mut table = Table::new();
-    let id = table.insert_waiting(tracked(1, &drops), false, Some(5));
+    let for_task = Insert {
+        task: Some(5),
+        ..Insert::default()
+    };
+    let id = table.insert_waiting(tracked(1, &drops), for_task);
     assert!(table.waits_for(id, 5));
     assert!(!table.waits_for(id, 6));
     // Completed: a poll by the task has work to do.
@@ -925,7 +932,7 @@ fn op_inserted_for_a_task_waits_for_it_until_polled_elsewhere_or_completed() {
     assert!(!table.waits_for(id, 5));
 
     // Polled by another task, then by a waker: each takes the waiter's place.
-    let id = table.insert_waiting(tracked(2, &drops), false, Some(5));
+    let id = table.insert_waiting(tracked(2, &drops), for_task);
     assert!(matches!(
         table.poll_waiting(id, Poller::Task(6)),
         Polled::Pending(None)
