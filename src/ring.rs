@@ -483,6 +483,16 @@ enum Lifecycle {
     ShutDown,
 }
 
+/// What submitting needs to know of an op's kind (`OpKind`'s or `MultishotKind`'s
+/// constants).
+struct Kind {
+    name: &'static str,
+    opcode: u8,
+    /// The kernel release the kind needs beyond its opcode, if any.
+    since: Option<(u32, u32)>,
+    settles: bool,
+}
+
 /// An abandoned op whose final completion was reaped, waiting to be released.
 type Released = (Box<dyn Erased>, Completion, Report);
 
@@ -564,7 +574,13 @@ impl Inner {
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.
         let sqe = op.sqe();
-        self.push_new(op, sqe, K::NAME, K::OPCODE, None, link_timeout, K::SETTLES)
+        let kind = Kind {
+            name: K::NAME,
+            opcode: K::OPCODE,
+            since: None,
+            settles: K::SETTLES,
+        };
+        self.push_new(op, sqe, kind, link_timeout)
     }
 
     /// Records a multishot `op` in the table and pushes its entry, as [`submit`].
@@ -576,15 +592,13 @@ impl Inner {
             return table.insert_completed(op, Completion::failed(err));
         }
         let sqe = op.0.sqe();
-        self.push_new(
-            op,
-            sqe,
-            K::NAME,
-            K::OPCODE,
-            Some(K::SINCE),
-            None,
-            K::SETTLES,
-        )
+        let kind = Kind {
+            name: K::NAME,
+            opcode: K::OPCODE,
+            since: Some(K::SINCE),
+            settles: K::SETTLES,
+        };
+        self.push_new(op, sqe, kind, None)
     }
 
     /// Records `op`, whose entry is `sqe`, and pushes it; an op the ring cannot run
@@ -593,12 +607,15 @@ impl Inner {
         &self,
         op: Box<dyn Erased>,
         sqe: squeue::Entry,
-        name: &'static str,
-        opcode: u8,
-        since: Option<(u32, u32)>,
+        kind: Kind,
         link_timeout: Option<Duration>,
-        settles: bool,
     ) -> OpId {
+        let Kind {
+            name,
+            opcode,
+            since,
+            settles,
+        } = kind;
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
         let driver = match driver.as_mut() {
