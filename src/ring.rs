@@ -667,17 +667,27 @@ impl Inner {
         id
     }
 
+    /// Whether a poll of the op `id` by `waker` would find it waiting with that
+    /// waker's task as its waiter (the one that submitted it, on its first poll):
+    /// the poll has nothing to do. Inlined into the token's poll, so that this
+    /// common case makes no call.
+    #[inline]
+    pub(crate) fn waits_for(&self, id: OpId, waker: &Waker) -> bool {
+        let waits = match self.exec.task_of(waker) {
+            Some(task) => self.table.borrow().waits_for(id, task),
+            None => false,
+        };
+        if waits {
+            self.check_awaited_here("an operation");
+        }
+        waits
+    }
+
     pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
         // An op awaited by one of the ring's tasks (or its `block_on` future)
         // stores no waker, only the task's id; another executor's task waker is
         // cloned in place (an `Arc` increment, no user code).
         let polled = if let Some(task) = self.exec.task_of(waker) {
-            // Polled by the task recorded as the op's waiter (the one that submitted
-            // it, on its first poll): nothing changes.
-            if self.table.borrow().waits_for(id, task) {
-                self.check_awaited_here("an operation");
-                return Poll::Pending;
-            }
             self.table.borrow_mut().poll_waiting(id, Poller::Task(task))
         } else if is_task_waker(waker) {
             self.table.borrow_mut().poll_waiting_cloning(id, waker)
