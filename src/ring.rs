@@ -1493,10 +1493,19 @@ mod tests {
         let err = received.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported);
         assert!(err.to_string().contains("needs Linux 6.10"), "{err}");
+        assert_bytes_kept(&ring, &group, &a);
+    }
+
+    /// Both buffers of `group` are in the ring, and the bytes sent to `stream` are
+    /// still in the socket for a receive the kernel has.
+    fn assert_bytes_kept(
+        ring: &Ring,
+        group: &crate::buf::BufRing,
+        stream: &crate::net::UnixStream,
+    ) {
         assert_eq!(group.available(), 2);
-        // The bytes are still in the socket for a receive the kernel has.
         let buf = ring
-            .block_on(a.recv_provided(&group).submit().complete())
+            .block_on(stream.recv_provided(group).submit().complete())
             .unwrap()
             .unwrap();
         assert_eq!(&buf[..], b"kept");
@@ -1523,12 +1532,7 @@ mod tests {
                 && message.contains("running kernel is 6.9"),
             "{message}"
         );
-        assert_eq!(group.available(), 2);
-        let buf = ring
-            .block_on(a.recv_provided(&group).submit().complete())
-            .unwrap()
-            .unwrap();
-        assert_eq!(&buf[..], b"kept");
+        assert_bytes_kept(&ring, &group, &a);
     }
 
     /// A thread registers at most 16 ring descriptors: rings beyond that enter the

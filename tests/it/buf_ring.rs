@@ -648,6 +648,26 @@ fn two_streams_waiting(
     ((a, peer_a), (b, peer_b))
 }
 
+/// A single receive on `stream` (whose peer wrote 16 `B`s) takes a buffer of
+/// `group` and gives it back, rewriting the ring entry after those a bundle used.
+async fn take_and_give_back(stream: &UnixStream, group: &BufRing) {
+    let single = stream
+        .recv_provided(group)
+        .submit()
+        .complete()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&single[..], &[b'B'; 16]);
+}
+
+/// A bundle's bytes in order, and its buffers' ids.
+fn bytes_and_ids(bundle: &[ProvidedBuf]) -> (Vec<u8>, Vec<u16>) {
+    let bytes = bundle.iter().flat_map(|buf| buf.iter().copied()).collect();
+    let ids = bundle.iter().map(ProvidedBuf::id).collect();
+    (bytes, ids)
+}
+
 #[test]
 fn recv_bundle_claimed_after_another_receive_gave_a_buffer_back_gets_its_own_bytes() {
     let _fds = FdCheck::start();
@@ -661,20 +681,11 @@ fn recv_bundle_claimed_after_another_receive_gave_a_buffer_back_gets_its_own_byt
             // receive on the other stream takes a buffer and gives it back, which
             // rewrites the entry after the ones the bundle used.
             pause(&ring, 5).await;
-            let single = b
-                .recv_provided(&group)
-                .submit()
-                .complete()
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(&single[..], &[b'B'; 16]);
-            drop(single);
+            take_and_give_back(&b, &group).await;
             bundle.complete().await
         })
         .unwrap();
-    let bytes: Vec<u8> = bundle.iter().flat_map(|buf| buf.iter().copied()).collect();
-    let ids: Vec<u16> = bundle.iter().map(ProvidedBuf::id).collect();
+    let (bytes, ids) = bytes_and_ids(&bundle);
     assert_eq!(bytes, [b'A'; 32], "the bundle's buffers {ids:?}");
     drop(bundle);
     assert_eq!(group.available(), 4);
@@ -824,20 +835,11 @@ fn recv_multi_bundle_item_claimed_before_another_receive_gives_a_buffer_back() {
         // the other stream takes a buffer and gives it back, which rewrites the
         // entry after the ones the item used.
         pause(&ring, 5).await;
-        let single = b
-            .recv_provided(&group)
-            .submit()
-            .complete()
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(&single[..], &[b'B'; 16]);
-        drop(single);
+        take_and_give_back(&b, &group).await;
         let bundle = bundles.next().await.unwrap().unwrap();
         (bundle, bundles.cancel().await)
     });
-    let bytes: Vec<u8> = bundle.iter().flat_map(|buf| buf.iter().copied()).collect();
-    let ids: Vec<u16> = bundle.iter().map(ProvidedBuf::id).collect();
+    let (bytes, ids) = bytes_and_ids(&bundle);
     assert_eq!(bytes, [b'A'; 32], "the item's buffers {ids:?}");
     assert!(drained.items.is_empty(), "{:?}", drained.items);
     drained.end.unwrap();
