@@ -334,14 +334,12 @@ impl Executor {
         std::ptr::eq(Arc::as_ptr(&task.shared), Arc::as_ptr(&self.shared)).then_some(task.id)
     }
 
-    /// Wakes the task `id` of this executor (or the `block_on` future, [`MAIN`]),
-    /// on the executor's thread: what [`Waker::wake`] does for its waker, with no
-    /// waker at hand. A finished task's id is ignored.
+    /// Wakes the task `id` of this executor (not the `block_on` future, [`MAIN`],
+    /// whose wake is its flag: [`wake_main`](Executor::wake_main)), on the
+    /// executor's thread: what [`Waker::wake`] does for its waker, with no waker at
+    /// hand. A finished task's id is ignored.
     pub(crate) fn wake_task(&self, id: u64) {
-        if id == MAIN {
-            self.wake_main();
-            return;
-        }
+        debug_assert_ne!(id, MAIN, "the block_on future is woken by its flag");
         let (index, generation) = (id as u32, (id >> 32) as u32);
         let Ok(slots) = self.slots.try_borrow() else {
             // Never borrowed while a completion is reaped; if it were, queueing

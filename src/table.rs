@@ -444,6 +444,16 @@ struct Rework {
     swallowed: Vec<RawFd>,
 }
 
+/// Whom a completion of a waiting op wakes: its task, by id, or the waker of its
+/// latest poll (taken out of the slot).
+#[inline]
+fn wake<D>(task: Option<u64>, waker: &mut Option<Waker>) -> Reaped<D> {
+    match task {
+        Some(task) => Reaped::WakeTask(task),
+        None => Reaped::Wake(waker.take()),
+    }
+}
+
 /// The final completion of op `id` says the kernel cancelled it. A kicked op
 /// nobody else cancelled is to be submitted again (true); an op cancelled on an
 /// exclusive wait queue leaves its descriptor for the ops waiting behind it.
@@ -610,10 +620,7 @@ impl<D> Table<D> {
             && slot.items.is_empty()
         {
             if let State::Waiting { waker, task, .. } = &mut slot.state {
-                let reaped = match *task {
-                    Some(task) => Reaped::WakeTask(task),
-                    None => Reaped::Wake(waker.take()),
-                };
+                let reaped = wake(*task, waker);
                 slot.state = State::Completed { completion };
                 self.in_flight -= 1;
                 return reaped;
@@ -625,10 +632,7 @@ impl<D> Table<D> {
                 // An item: the op goes on. Whoever waits may want it.
                 State::Waiting { waker, task, .. } => {
                     slot.items.push_back(completion);
-                    match *task {
-                        Some(task) => Reaped::WakeTask(task),
-                        None => Reaped::Wake(waker.take()),
-                    }
+                    wake(*task, waker)
                 }
                 State::Orphaned { .. } => {
                     slot.items.push_back(completion);
@@ -666,10 +670,7 @@ impl<D> Table<D> {
                         .and_then(|e| u8::try_from(e).ok())
                         .and_then(NonZeroU8::new);
                 }
-                let reaped = match *task {
-                    Some(task) => Reaped::WakeTask(task),
-                    None => Reaped::Wake(waker.take()),
-                };
+                let reaped = wake(*task, waker);
                 slot.state = State::Completed { completion };
                 self.in_flight -= 1;
                 reaped
