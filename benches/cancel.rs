@@ -9,8 +9,9 @@
 //! the timer completes with `ECANCELED` and the cancel request with 0. linear-uring
 //! also decides the outcome (`CancelOutcome::Cancelled`) from the timer's own
 //! completion and hands the token's residue back; the raw side checks the same
-//! results by hand. Both rings use `SINGLE_ISSUER | DEFER_TASKRUN`. Throughput is in
-//! elements, one element per cancelled timer.
+//! results by hand. Both rings use `SINGLE_ISSUER | DEFER_TASKRUN` (and
+//! `NO_SQARRAY` where the kernel has it). Throughput is in elements, one element
+//! per cancelled timer.
 //!
 //! Run with `CARGO_TARGET_DIR=/tmp/target-bench cargo bench --bench cancel`; the
 //! results are in BENCHMARKS.md.
@@ -21,6 +22,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use io_uring::{opcode, types::Timespec, IoUring};
 use linear_uring::op::Timeout;
 use linear_uring::Ring;
+
+#[path = "floor/nop.rs"]
+#[allow(dead_code)] // Only its ring setup is shared here.
+mod floor;
 
 /// Long enough that the timer never fires during a round trip.
 const TIMER: Duration = Duration::from_secs(60);
@@ -61,11 +66,7 @@ fn cancel(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(1));
 
-    let mut raw = IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(ENTRIES)
-        .expect("io_uring_setup");
+    let mut raw = floor::raw_ring(ENTRIES);
     let spec = Timespec::from(TIMER);
     group.bench_function("raw-io-uring", |b| b.iter(|| raw_cancel(&mut raw, &spec)));
     drop(raw);

@@ -5,9 +5,10 @@
 //! One iteration is one batch: `linear-uring` submits `n` NOPs (`ring.nop()`), then
 //! `complete().await`s every token in order; `raw-io-uring` pushes `n` NOP entries,
 //! enters the kernel once with `submit_and_wait(n)` and reaps the `n` completions.
-//! Both rings use `SINGLE_ISSUER | DEFER_TASKRUN` and 512 entries, so a batch is one
-//! `io_uring_enter(2)` on either side, and the difference is the library's own work
-//! per op: the op table, the token, the waker, the executor tick. Throughput is in
+//! Both rings use `SINGLE_ISSUER | DEFER_TASKRUN` (and `NO_SQARRAY` where the kernel
+//! has it) and 512 entries, so a batch is one `io_uring_enter(2)` on either side,
+//! and the difference is the library's own work per op: the op table, the token,
+//! the waker, the executor tick. Throughput is in
 //! elements, one element per NOP. linear-uring enters through its ring's descriptor
 //! registered for the thread (`IORING_REGISTER_RING_FDS`); `raw-io-uring-regfd` is
 //! the raw floor doing the same, `raw-io-uring` the floor without it.

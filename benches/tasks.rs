@@ -5,9 +5,10 @@
 //!
 //! - `tasks_nop/*/D`: NOPs. `tasks_read0/*/D`: 0-byte reads of `/dev/zero` (the
 //!   kernel's file path, with no data copied).
-//! - linear-uring: one ring (`SINGLE_ISSUER | DEFER_TASKRUN`, 512 entries), D tasks
-//!   spawned inside one `block_on` per sample, each running `iters` ops with
-//!   `op.submit().complete().await`; the sample ends when every task has finished.
+//! - linear-uring: one ring (`SINGLE_ISSUER | DEFER_TASKRUN`, `NO_SQARRAY` where the
+//!   kernel has it, 512 entries), D tasks spawned inside one `block_on` per sample,
+//!   each running `iters` ops with `op.submit().complete().await`; the sample ends
+//!   when every task has finished.
 //!   Spawning D tasks is counted, once per sample.
 //! - raw-io-uring: the same flags and entries; `iters` batches of D entries, each
 //!   batch one `submit_and_wait(D)` and D completions reaped. `raw-io-uring-regfd`

@@ -341,7 +341,9 @@ type AbandonHook = Rc<dyn Fn(&Abandoned<'_>)>;
 /// `IORING_SETUP_COOP_TASKRUN` (5.19), else none. A ring is only ever used from one
 /// thread, so the kernel can skip its submission locking (`SINGLE_ISSUER`), and
 /// completions are processed in batches when the thread enters the kernel to wait,
-/// instead of interrupting it as they arrive (`DEFER_TASKRUN`).
+/// instead of interrupting it as they arrive (`DEFER_TASKRUN`). Without SQPOLL, the
+/// ring also asks for `IORING_SETUP_NO_SQARRAY` (Linux 6.6): the kernel takes each
+/// entry at its place in the queue instead of through an index array.
 ///
 /// The ring's descriptor is also registered for the thread that builds it
 /// (`IORING_REGISTER_RING_FDS`, Linux 5.18), so that entering the kernel spares a
@@ -673,29 +675,38 @@ impl Inner {
         id
     }
 
-    /// Whether a poll of the op `id` by `waker` would find it waiting with that
-    /// waker's task as its waiter (the one that submitted it, on its first poll):
-    /// the poll has nothing to do. Inlined into the token's poll, so that this
-    /// common case makes no call.
+    /// Polls the op `id` for its token: its data and completion once it has ended,
+    /// otherwise records who waits for it. Inlined into the token's poll for the
+    /// common case, a task of the ring's own executor (or its `block_on` future):
+    /// one table lookup, which either takes the completed op or records the task's
+    /// id (no waker is stored). Other wakers go out of line.
     #[inline]
-    pub(crate) fn waits_for(&self, id: OpId, waker: &Waker) -> bool {
-        let waits = match self.exec.task_of(waker) {
-            Some(task) => self.table.borrow().waits_for(id, task),
-            None => false,
+    pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
+        let Some(task) = self.exec.task_of(waker) else {
+            return self.poll_op_waker(id, waker);
         };
-        if waits {
-            self.check_awaited_here("an operation");
+        let polled = self.table.borrow_mut().poll_waiting(id, Poller::Task(task));
+        match polled {
+            Polled::Ready(data, completion) => ready(data, completion),
+            Polled::Pending(replaced) => {
+                if let Some(replaced) = replaced {
+                    // The waker of an earlier poll by another executor's task,
+                    // dropped with no borrow held.
+                    drop_waker(replaced);
+                }
+                self.check_awaited_here("an operation");
+                Poll::Pending
+            }
+            Polled::NeedsWaker => unreachable!("a task's poll needs no waker"),
         }
-        waits
     }
 
-    pub(crate) fn poll_op(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
-        // An op awaited by one of the ring's tasks (or its `block_on` future)
-        // stores no waker, only the task's id; another executor's task waker is
-        // cloned in place (an `Arc` increment, no user code).
-        let polled = if let Some(task) = self.exec.task_of(waker) {
-            self.table.borrow_mut().poll_waiting(id, Poller::Task(task))
-        } else if is_task_waker(waker) {
+    /// `poll_op` for a waker that is not one of the ring's tasks: another
+    /// executor's task waker is cloned in place (an `Arc` increment, no user code);
+    /// any other is cloned with no borrow held.
+    #[inline(never)]
+    fn poll_op_waker(&self, id: OpId, waker: &Waker) -> Poll<(Box<dyn Erased>, Completion)> {
+        let polled = if is_task_waker(waker) {
             self.table.borrow_mut().poll_waiting_cloning(id, waker)
         } else {
             self.table
@@ -1381,6 +1392,13 @@ fn ready(data: Box<dyn Erased>, mut completion: Completion) -> Poll<(Box<dyn Era
         report_timeout(&mut completion, data.name());
     }
     Poll::Ready((data, completion))
+}
+
+/// Drops a waker out of line (it runs user code): the common path stays small.
+#[cold]
+#[inline(never)]
+fn drop_waker(waker: Waker) {
+    drop(waker);
 }
 
 /// Out of line: the common path stays small.

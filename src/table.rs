@@ -422,8 +422,8 @@ pub(crate) struct Insert {
     /// ([`Completion::timed_out`]).
     pub(crate) linked: bool,
     /// The task of the ring's executor being polled, recorded as the op's waiter
-    /// ([`Poller::Task`]) before anyone polls it, so that its token's first poll
-    /// by that task finds nothing to change ([`waits_for`](Table::waits_for)).
+    /// ([`Poller::Task`]) before anyone polls it: the task that submitted an op
+    /// is woken by its completion even if it has not polled the op yet.
     pub(crate) task: Option<u64>,
     /// The op's data wants to see its completions ([`OpData::settle`]).
     pub(crate) settles: bool,
@@ -527,7 +527,7 @@ impl<D> Table<D> {
 
     /// Whether the op `id` still waits with `task` as its waiter: a poll by that
     /// task would find it pending and change nothing.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn waits_for(&self, id: OpId, task: u64) -> bool {
         self.slots
             .get(id.index as usize)

@@ -127,9 +127,6 @@ impl<K: OpKind> Op<K> {
     #[inline]
     fn poll_completion(&mut self, cx: &mut Context<'_>) -> Poll<(K, Completion)> {
         assert!(self.live, "a consumed {} op was polled again", K::NAME);
-        if self.ring.waits_for(self.id, cx.waker()) {
-            return Poll::Pending;
-        }
         let (data, completion) = std::task::ready!(self.ring.poll_op(self.id, cx.waker()));
         self.live = false;
         let data: Box<dyn std::any::Any> = data;

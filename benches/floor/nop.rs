@@ -1,14 +1,21 @@
-//! The NOP floor shared by the `nop` and `drop_policy` benches: the raw `io-uring`
+//! The NOP floor shared by the `nop`, `tasks`, `cancel` and `drop_policy` benches: the raw `io-uring`
 //! crate with the setup flags linear-uring picks on this kernel.
 
 use io_uring::{opcode, IoUring};
 
-/// A raw ring with `SINGLE_ISSUER | DEFER_TASKRUN`, as linear-uring sets it up.
+/// A raw ring with `SINGLE_ISSUER | DEFER_TASKRUN` and, where the kernel has it
+/// (Linux 6.6), `NO_SQARRAY`, as linear-uring sets it up.
 pub(crate) fn raw_ring(entries: u32) -> IoUring {
-    IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(entries)
+    let build = |flat: bool| {
+        let mut builder = IoUring::builder();
+        builder.setup_single_issuer().setup_defer_taskrun();
+        if flat {
+            builder.setup_no_sqarray();
+        }
+        builder.build(entries)
+    };
+    build(true)
+        .or_else(|_| build(false))
         .expect("io_uring_setup")
 }
 
