@@ -20,11 +20,14 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 
 use crate::error::Error;
 
+/// The top bit of `user_data` marks the driver's own entries; the op table's ids
+/// never set it (see `OpId::to_user_data`).
+const DRIVER_OWN: u64 = 1 << 63;
 /// The eventfd read that lets other threads wake the ring.
-const WAKE: u64 = 1 << 63 | 1;
+const WAKE: u64 = DRIVER_OWN | 1;
 /// Async cancel requests: their own completion is ignored, because the outcome of a
 /// cancel is decided by the completion of the op it targets.
-const CANCEL: u64 = 1 << 63 | 2;
+const CANCEL: u64 = DRIVER_OWN | 2;
 /// `io_uring_enter(2)`'s flag to process completions (the crate does not export it).
 const IORING_ENTER_GETEVENTS: u32 = 1;
 /// `io_uring_enter(2)`'s flag saying its descriptor is an index among the calling
@@ -45,10 +48,10 @@ struct RsrcUpdate {
 /// Linked timeouts carry this tag and the index of their timespec in `link_specs`.
 /// Their completion only frees the timespec: the op they are linked to reports the
 /// outcome (`ECANCELED` when the timeout cut it off).
-const LINK_TAG: u64 = 1 << 63 | 1 << 62;
+const LINK_TAG: u64 = DRIVER_OWN | 1 << 62;
 /// The doorbell another ring rings with `IORING_OP_MSG_RING` after it left a message
 /// in this ring's mailbox (see [`crate::runtime`]).
-pub(crate) const MAIL: u64 = 1 << 63 | 3;
+pub(crate) const MAIL: u64 = DRIVER_OWN | 3;
 
 /// How the ring is set up; see [`RingBuilder`](crate::RingBuilder).
 #[derive(Debug, Clone)]
@@ -634,7 +637,10 @@ impl Driver {
             let mut rearm = false;
             for cqe in self.ring.completion() {
                 let user_data = cqe.user_data();
-                if user_data == WAKE {
+                if user_data & DRIVER_OWN == 0 {
+                    // An op's completion: the common case, one test.
+                    on_op(user_data, cqe.result(), cqe.flags());
+                } else if user_data == WAKE {
                     woken = true;
                     rearm = cqe.result() >= 0;
                     self.wake_armed = false;
@@ -642,8 +648,8 @@ impl Driver {
                     released_specs.push((user_data & !LINK_TAG) as usize);
                 } else if user_data == MAIL {
                     self.mail = true;
-                } else if user_data != CANCEL {
-                    on_op(user_data, cqe.result(), cqe.flags());
+                } else {
+                    debug_assert_eq!(user_data, CANCEL, "an unknown entry of the driver's");
                 }
             }
             while let Some(index) = released_specs.pop() {
@@ -873,7 +879,7 @@ mod tests {
 
     /// How many eventfd reads are in the kernel: cancels them all and counts.
     fn wake_reads_in_flight(driver: &mut Driver) -> i32 {
-        const COUNT: u64 = 1 << 63 | 99;
+        const COUNT: u64 = DRIVER_OWN | 99;
         let sqe = opcode::AsyncCancel2::new(types::CancelBuilder::user_data(WAKE).all())
             .build()
             .user_data(COUNT);

@@ -449,7 +449,10 @@ struct Rework {
 #[inline]
 fn wake<D>(task: Option<u64>, waker: &mut Option<Waker>) -> Reaped<D> {
     match task {
-        Some(task) => Reaped::WakeTask(task),
+        Some(task) => {
+            debug_assert!(waker.is_none(), "a waiting op with a waker and a task");
+            Reaped::WakeTask(task)
+        }
         None => Reaped::Wake(waker.take()),
     }
 }
@@ -567,9 +570,13 @@ impl<D> Table<D> {
             panic!("op table: free list points at an occupied slot {index}");
         };
         self.free_head = next_free;
-        slot.state = state;
+        // A vacant slot holds nothing to drop: its state is `Vacant`, and its data
+        // was taken when it was vacated. Forgetting both spares the drops' calls.
+        mem::forget(mem::replace(&mut slot.state, state));
+        let previous = slot.data.replace(data);
+        debug_assert!(previous.is_none(), "op table: a vacant slot with data");
+        mem::forget(previous);
         slot.settles = settles;
-        slot.data = Some(data);
         OpId {
             index,
             generation: slot.generation,
@@ -621,7 +628,13 @@ impl<D> Table<D> {
         {
             if let State::Waiting { waker, task, .. } = &mut slot.state {
                 let reaped = wake(*task, waker);
-                slot.state = State::Completed { completion };
+                // The waiting state holds nothing left to drop (a state with a
+                // task has no waker, and `wake` took the waker of one without):
+                // forgetting it spares the drop's call on this path.
+                mem::forget(mem::replace(
+                    &mut slot.state,
+                    State::Completed { completion },
+                ));
                 self.in_flight -= 1;
                 return reaped;
             }

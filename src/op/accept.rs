@@ -74,6 +74,7 @@ impl<S: Stream> OpKind for Accept<S> {
         Some(self.fd.raw())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Built again when the ring submits the op again: the kernel may have
         // written the length.
@@ -87,6 +88,7 @@ impl<S: Stream> OpKind for Accept<S> {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         let raw = completion.result?;
         // SAFETY: a successful accept returns a new descriptor that only this

@@ -83,6 +83,7 @@ impl<S: Stream> MultishotKind for AcceptMulti<S> {
         Some(self.fd.raw())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::AcceptMulti::new(types::Fd(self.fd.raw()))
             .flags(libc::SOCK_CLOEXEC)

@@ -88,6 +88,7 @@ impl OpKind for Close {
     const NAME: &'static str = "Close";
     const OPCODE: u8 = opcode::Close::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         if let Some(fd) = self.fd.take() {
             self.raw = fd.into_raw_fd();
@@ -95,6 +96,7 @@ impl OpKind for Close {
         opcode::Close::new(types::Fd(self.raw)).build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         match self.settle(&completion) {
             // Timed out in the kernel, but closed here: the close happened after all.

@@ -69,6 +69,7 @@ impl<S: Stream> OpKind for Connect<S> {
     const NAME: &'static str = "Connect";
     const OPCODE: u8 = opcode::Connect::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Connect::new(
             types::Fd(self.socket.as_raw_fd()),
@@ -78,6 +79,7 @@ impl<S: Stream> OpKind for Connect<S> {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         completion.result?;
         Ok(S::from_connected(self.ring, self.socket))

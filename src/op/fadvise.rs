@@ -102,6 +102,7 @@ impl OpKind for Fadvise {
         Ok(())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // `check` kept `len` within 32 bits, what the entry carries.
         opcode::Fadvise::new(
@@ -113,6 +114,7 @@ impl OpKind for Fadvise {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

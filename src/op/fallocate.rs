@@ -86,6 +86,7 @@ impl OpKind for Fallocate {
         check_file_offset(Self::NAME, "length", self.len)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Fallocate::new(types::Fd(self.fd.raw()), self.len)
             .offset(self.offset)
@@ -93,6 +94,7 @@ impl OpKind for Fallocate {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

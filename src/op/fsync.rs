@@ -67,6 +67,7 @@ impl OpKind for Fsync {
     const NAME: &'static str = "Fsync";
     const OPCODE: u8 = opcode::Fsync::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let flags = if self.data_only {
             types::FsyncFlags::DATASYNC
@@ -78,6 +79,7 @@ impl OpKind for Fsync {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

@@ -75,10 +75,12 @@ impl OpKind for Ftruncate {
         check_file_offset(Self::NAME, "length", self.len)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Ftruncate::new(types::Fd(self.fd.raw()), self.len).build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

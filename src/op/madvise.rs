@@ -122,6 +122,7 @@ impl<B: IoBuf> OpKind for Madvise<B> {
         ))
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let (start, len) = self.pages();
         // The address is only used by the kernel, on pages inside the buffer, which
@@ -138,6 +139,7 @@ impl<B: IoBuf> OpKind for Madvise<B> {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (completion.result.map(drop), self.buf)
     }

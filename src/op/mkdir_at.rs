@@ -77,12 +77,14 @@ impl OpKind for MkdirAt {
         self.path.check(Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::MkDirAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
             .mode(self.mode)
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

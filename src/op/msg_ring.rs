@@ -84,6 +84,7 @@ impl<M: Send + 'static> OpKind for MsgRing<M> {
         }
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let value = self.value.take().expect("the entry is built once");
         match self.target.put(value) {

@@ -40,10 +40,12 @@ impl OpKind for Nop {
     const NAME: &'static str = "Nop";
     const OPCODE: u8 = opcode::Nop::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Nop::new().build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

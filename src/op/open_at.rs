@@ -142,6 +142,7 @@ impl OpKind for OpenAt {
         self.path.check(Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
             .flags(self.flags)
@@ -149,6 +150,7 @@ impl OpKind for OpenAt {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<File> {
         let raw = completion.result?;
         // SAFETY: a successful open returns a new descriptor that only this

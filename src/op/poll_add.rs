@@ -90,10 +90,12 @@ impl OpKind for PollAdd {
     const NAME: &'static str = "PollAdd";
     const OPCODE: u8 = opcode::PollAdd::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::PollAdd::new(types::Fd(self.fd.raw()), self.interest.0).build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<Readiness> {
         completion.result.map(Readiness)
     }

@@ -92,6 +92,7 @@ impl<B: IoBufMut> OpKind for Read<B> {
         crate::buf::check_spare(&self.buf, Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let spare = *self.spare.insert(Spare::of(&mut self.buf));
         opcode::Read::new(types::Fd(self.fd.raw()), spare.ptr, spare.len as u32)

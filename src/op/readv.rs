@@ -108,6 +108,7 @@ impl<B: IoBufMut> OpKind for Readv<B> {
         crate::buf::check_spare_vectored(&self.bufs, Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Asked once per buffer: the buffers' methods are user code, and what the
         // completion records must be what the kernel was told.

@@ -97,6 +97,7 @@ impl OpKind for RecvBundle {
         Ok(())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RecvBundle::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }
@@ -108,6 +109,7 @@ impl OpKind for RecvBundle {
         self.filled = self.group.picked_bundle(completion.flags, n);
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         completion.result?;
         Ok(self.filled)

@@ -103,6 +103,7 @@ impl<B: IoBufMut> OpKind for RecvFrom<B> {
         crate::buf::check_spare(&self.buf, Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Called at the op's final heap address: the pointers below stay valid until
         // the final completion, when the table hands the op back.

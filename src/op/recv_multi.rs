@@ -86,6 +86,7 @@ impl MultishotKind for RecvMulti {
         Ok(())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RecvMulti::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }

@@ -104,6 +104,7 @@ impl MultishotKind for RecvMultiBundle {
         Ok(())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RecvMultiBundle::new(types::Fd(self.fd.raw()), self.group.bgid()).build()
     }

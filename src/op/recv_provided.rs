@@ -79,6 +79,7 @@ impl OpKind for RecvProvided {
         Ok(())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Recv::new(
             types::Fd(self.fd.raw()),
@@ -90,6 +91,7 @@ impl OpKind for RecvProvided {
         .flags(squeue::Flags::BUFFER_SELECT)
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         // A buffer picked for 0 bytes (end of stream), or for a receive that
         // failed, goes straight back.

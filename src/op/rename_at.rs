@@ -80,6 +80,7 @@ impl OpKind for RenameAt {
         self.to.check("RenameAt (to)")
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let cwd = types::Fd(libc::AT_FDCWD);
         opcode::RenameAt::new(cwd, self.from.as_ptr(), cwd, self.to.as_ptr())
@@ -87,6 +88,7 @@ impl OpKind for RenameAt {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

@@ -70,6 +70,7 @@ impl<B: IoBuf> OpKind for Send<B> {
     const NAME: &'static str = "Send";
     const OPCODE: u8 = opcode::Send::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let offset = self.offset.min(self.buf.bytes_init());
         let len = crate::buf::io_len(self.buf.bytes_init() - offset);
@@ -81,6 +82,7 @@ impl<B: IoBuf> OpKind for Send<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (completion.result.map(|n| n as usize), self.buf)
     }

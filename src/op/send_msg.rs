@@ -126,6 +126,7 @@ impl<B: IoBuf> OpKind for SendMsg<B> {
         Ok(())
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Called at the op's final heap address: the pointers below stay valid until
         // the final completion. The kernel only reads through them, so casting the
@@ -147,6 +148,7 @@ impl<B: IoBuf> OpKind for SendMsg<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (completion.result.map(|n| n as usize), self.buf, self.fds)
     }

@@ -81,6 +81,7 @@ impl<B: IoBuf> OpKind for SendMsgZc<B> {
         crate::buf::check_iovecs(self.bufs.len(), Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Called at the op's final heap address: the iovecs and the header stay put
         // until the final completion. The kernel only reads through these pointers,
@@ -106,6 +107,7 @@ impl<B: IoBuf> OpKind for SendMsgZc<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (zc_result(completion).map(|n| n as usize), self.bufs)
     }

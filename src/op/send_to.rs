@@ -83,6 +83,7 @@ impl<B: IoBuf> OpKind for SendTo<B> {
     const NAME: &'static str = "SendTo";
     const OPCODE: u8 = opcode::SendMsg::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Called at the op's final heap address: the pointers below stay valid until
         // the final completion. The kernel only reads through them, so casting the
@@ -103,6 +104,7 @@ impl<B: IoBuf> OpKind for SendTo<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (completion.result.map(|n| n as usize), self.buf)
     }

@@ -97,6 +97,7 @@ impl<B: IoBuf> OpKind for SendZc<B> {
     const NAME: &'static str = "SendZc";
     const OPCODE: u8 = opcode::SendZc::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let len = crate::buf::io_len(self.buf.bytes_init());
         opcode::SendZc::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
@@ -104,6 +105,7 @@ impl<B: IoBuf> OpKind for SendZc<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (zc_result(completion).map(|n| n as usize), self.buf)
     }

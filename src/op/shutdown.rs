@@ -60,10 +60,12 @@ impl OpKind for Shutdown {
     const NAME: &'static str = "Shutdown";
     const OPCODE: u8 = opcode::Shutdown::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Shutdown::new(types::Fd(self.fd.raw()), self.how).build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

@@ -88,10 +88,12 @@ impl OpKind for Socket {
     const NAME: &'static str = "Socket";
     const OPCODE: u8 = opcode::Socket::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Socket::new(self.domain, self.ty, self.protocol).build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<OwnedFd> {
         let raw = completion.result?;
         // SAFETY: a successful socket op returns a new descriptor that only this

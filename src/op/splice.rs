@@ -182,6 +182,7 @@ impl OpKind for Splice {
         check_offset(self.to_offset, "output")
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Splice::new(
             types::Fd(self.from.raw()),
@@ -193,6 +194,7 @@ impl OpKind for Splice {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<usize> {
         completion.result.map(|n| n as usize)
     }

@@ -105,6 +105,7 @@ impl OpKind for Statx {
         self.path.check(Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let dir = self.fd.as_ref().map_or(libc::AT_FDCWD, SharedFd::raw);
         let buf: *mut libc::statx = self.buf.as_mut_ptr();
@@ -118,6 +119,7 @@ impl OpKind for Statx {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<Metadata> {
         completion.result?;
         // SAFETY: the buffer was zeroed when the op was made (all zeroes is a valid

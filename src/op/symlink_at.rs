@@ -80,6 +80,7 @@ impl OpKind for SymlinkAt {
         self.link.check("SymlinkAt (link)")
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::SymlinkAt::new(
             types::Fd(libc::AT_FDCWD),
@@ -89,6 +90,7 @@ impl OpKind for SymlinkAt {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         completion.result.map(drop)
     }

@@ -84,6 +84,7 @@ impl OpKind for Tee {
     const NAME: &'static str = "Tee";
     const OPCODE: u8 = opcode::Tee::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Tee::new(
             types::Fd(self.from.raw()),
@@ -93,6 +94,7 @@ impl OpKind for Tee {
         .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<usize> {
         completion.result.map(|n| n as usize)
     }

@@ -51,10 +51,12 @@ impl OpKind for Timeout {
     const NAME: &'static str = "Timeout";
     const OPCODE: u8 = opcode::Timeout::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Timeout::new(&self.spec).build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> io::Result<()> {
         match completion.result {
             Ok(_) => Ok(()),

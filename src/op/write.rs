@@ -90,6 +90,7 @@ impl<B: IoBuf> OpKind for Write<B> {
     const NAME: &'static str = "Write";
     const OPCODE: u8 = opcode::Write::CODE;
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         let start = self.start.min(self.buf.bytes_init());
         let len = crate::buf::io_len(self.buf.bytes_init() - start);
@@ -101,6 +102,7 @@ impl<B: IoBuf> OpKind for Write<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (completion.result.map(|n| n as usize), self.buf)
     }

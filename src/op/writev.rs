@@ -101,6 +101,7 @@ impl<B: IoBuf> OpKind for Writev<B> {
         crate::buf::check_iovecs(self.bufs.len(), Self::NAME)
     }
 
+    #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // The kernel only reads through these pointers, so casting each buffer's
         // `*const` to the iovec's `*mut` is sound.
@@ -119,6 +120,7 @@ impl<B: IoBuf> OpKind for Writev<B> {
             .build()
     }
 
+    #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
         (completion.result.map(|n| n as usize), self.bufs)
     }
