@@ -25,6 +25,7 @@ use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeo
 use crate::runtime::mailbox::MailSlot;
 use crate::table::{
     CancelStep, Insert, OpId, Orphan, Polled, PolledItem, Poller, Reaped, Report, Stored, Table,
+    CQE_F_MORE,
 };
 use crate::token::{Op, Sleep};
 use crate::unwind::{catch_user, discard, keep_first, resume_first, Payload};
@@ -1104,17 +1105,16 @@ impl Inner {
                     debug_assert!(false, "driver handed on its own user_data {user_data:#x}");
                     return;
                 };
-                let completion = Completion::from_cqe(res, flags);
                 // An item (`IORING_CQE_F_MORE`) is not the op's end. A cancel shows
                 // once, on whichever completion carries it: a multishot op's last,
                 // or the first of a zero-copy send's two (its notification follows).
-                if !completion.has_more() {
+                if flags & CQE_F_MORE == 0 {
                     completed += 1;
                 }
                 if res == -libc::ECANCELED {
                     cancelled += 1;
                 }
-                match table.complete(id, completion) {
+                match table.complete_cqe(id, res, flags) {
                     // The `block_on` future's wake is a flag, set once below.
                     Reaped::WakeTask(MAIN) => wake_main = true,
                     // Queues the task: no user code runs.

@@ -605,6 +605,41 @@ impl<D> Table<D> {
             .filter(|slot| slot.generation == id.generation)
     }
 
+    /// Records a completion the kernel posted for the op `id` (its CQE's `res` and
+    /// `flags`). Inlined into the reap for the common end, the only completion of
+    /// a waiting op, a success, with nothing to settle: no cancel or timeout to
+    /// tell apart, so the completion is built in its slot. Everything else goes
+    /// through [`complete`](Table::complete), which would come to the same.
+    #[inline]
+    pub(crate) fn complete_cqe(&mut self, id: OpId, res: i32, flags: u32) -> Reaped<D>
+    where
+        D: OpData,
+    {
+        if res >= 0 && flags & CQE_F_MORE == 0 {
+            if let Some(slot) = self
+                .slots
+                .get_mut(id.index as usize)
+                .filter(|slot| slot.generation == id.generation && !slot.settles)
+                .filter(|slot| slot.items.is_empty())
+            {
+                if let State::Waiting { waker, task, .. } = &mut slot.state {
+                    let reaped = wake(*task, waker);
+                    let completion = Completion::from_cqe(res, flags);
+                    // The waiting state holds nothing left to drop (a state with
+                    // a task has no waker, and `wake` took the waker of one
+                    // without): forgetting it spares the drop's call.
+                    mem::forget(mem::replace(
+                        &mut slot.state,
+                        State::Completed { completion },
+                    ));
+                    self.in_flight -= 1;
+                    return reaped;
+                }
+            }
+        }
+        self.complete(id, Completion::from_cqe(res, flags))
+    }
+
     /// Records the kernel's completion for the op `id`.
     pub(crate) fn complete(&mut self, id: OpId, mut completion: Completion) -> Reaped<D>
     where
@@ -618,27 +653,6 @@ impl<D> Table<D> {
         else {
             return Reaped::Stale(completion);
         };
-        // The common end: the only completion of a waiting op, a success, with
-        // nothing to settle. No cancel or timeout to tell apart; what follows would
-        // come to the same.
-        if completion.result.is_ok()
-            && !completion.has_more()
-            && !slot.settles
-            && slot.items.is_empty()
-        {
-            if let State::Waiting { waker, task, .. } = &mut slot.state {
-                let reaped = wake(*task, waker);
-                // The waiting state holds nothing left to drop (a state with a
-                // task has no waker, and `wake` took the waker of one without):
-                // forgetting it spares the drop's call on this path.
-                mem::forget(mem::replace(
-                    &mut slot.state,
-                    State::Completed { completion },
-                ));
-                self.in_flight -= 1;
-                return reaped;
-            }
-        }
         if completion.has_more() {
             slot.settle(&completion);
             return match &mut slot.state {

@@ -245,7 +245,8 @@ impl Harness {
             return self.complete_item(idx, (res.max(0), flags | CQE_F_MORE));
         }
         let before = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
-        let reaped = self.table.complete(id, Completion::from_cqe(res, flags));
+        // As the reap does: the kernel's completion as it is posted.
+        let reaped = self.table.complete_cqe(id, res, flags);
         if live.phase != Completed {
             let l = &mut self.live[idx];
             (l.phase, l.waker, l.completion) = (Completed, None, (res, flags));
@@ -273,9 +274,7 @@ impl Harness {
     fn complete_item(&mut self, idx: usize, (res, flags): (i32, u32)) {
         let (at, live) = (self.at, self.live[idx].clone());
         let before = self.wakers.each_ref().map(|(counter, _)| counter.wakes());
-        let reaped = self
-            .table
-            .complete(live.id, Completion::from_cqe(res, flags));
+        let reaped = self.table.complete_cqe(live.id, res, flags);
         self.live[idx].items.push((res, flags));
         match reaped {
             // The main future stays the waiter; another waker is taken and woken.
