@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
@@ -493,13 +494,38 @@ enum Lifecycle {
 }
 
 /// What submitting needs to know of an op's kind (`OpKind`'s or `MultishotKind`'s
-/// constants).
+/// constants), one `static` per kind ([`OneShot::KIND`], [`ManyShot::KIND`]) so
+/// that a submission passes a pointer.
 struct Kind {
     name: &'static str,
     opcode: u8,
     /// The kernel release the kind needs beyond its opcode, if any.
     since: Option<(u32, u32)>,
     settles: bool,
+}
+
+/// The [`Kind`] of a single-shot op `K`.
+struct OneShot<K>(PhantomData<K>);
+
+impl<K: OpKind> OneShot<K> {
+    const KIND: Kind = Kind {
+        name: K::NAME,
+        opcode: K::OPCODE,
+        since: None,
+        settles: K::SETTLES,
+    };
+}
+
+/// The [`Kind`] of a multishot op `K`.
+struct ManyShot<K>(PhantomData<K>);
+
+impl<K: MultishotKind> ManyShot<K> {
+    const KIND: Kind = Kind {
+        name: K::NAME,
+        opcode: K::OPCODE,
+        since: Some(K::SINCE),
+        settles: K::SETTLES,
+    };
 }
 
 /// An abandoned op whose final completion was reaped, waiting to be released.
@@ -582,14 +608,8 @@ impl Inner {
         // Built while `op` sits at its final heap address (moving the box into the
         // table moves the pointer, not the op), and before any borrow: building the
         // entry calls the buffer's methods, which are user code.
-        let sqe = op.sqe();
-        let kind = Kind {
-            name: K::NAME,
-            opcode: K::OPCODE,
-            since: None,
-            settles: K::SETTLES,
-        };
-        self.push_new(op, sqe, kind, link_timeout)
+        let mut sqe = op.sqe();
+        self.push_new(op, &mut sqe, &OneShot::<K>::KIND, link_timeout)
     }
 
     /// Records a multishot `op` in the table and pushes its entry, as [`submit`].
@@ -600,14 +620,8 @@ impl Inner {
             let mut table = self.table.borrow_mut();
             return table.insert_completed(op, Completion::failed(err));
         }
-        let sqe = op.0.sqe();
-        let kind = Kind {
-            name: K::NAME,
-            opcode: K::OPCODE,
-            since: Some(K::SINCE),
-            settles: K::SETTLES,
-        };
-        self.push_new(op, sqe, kind, None)
+        let mut sqe = op.0.sqe();
+        self.push_new(op, &mut sqe, &ManyShot::<K>::KIND, None)
     }
 
     /// Records `op`, whose entry is `sqe`, and pushes it; an op the ring cannot run
@@ -615,11 +629,11 @@ impl Inner {
     fn push_new(
         &self,
         op: Box<dyn Erased>,
-        sqe: squeue::Entry,
-        kind: Kind,
+        sqe: &mut squeue::Entry,
+        kind: &'static Kind,
         link_timeout: Option<Duration>,
     ) -> OpId {
-        let Kind {
+        let &Kind {
             name,
             opcode,
             since,
@@ -650,7 +664,7 @@ impl Inner {
             settles,
         };
         let id = table.insert_waiting(op, how);
-        let sqe = sqe.user_data(id.to_user_data());
+        sqe.set_user_data(id.to_user_data());
         // Why the pushes below are sound: every pointer in the entry points into the
         // boxed op, which the table now owns. The table hands it out only after the
         // op's final completion was reaped (`poll`, `Reaped::Release`,
@@ -660,9 +674,9 @@ impl Inner {
         let pushed = match link_timeout {
             // SAFETY: the entry's memory is owned by the table until its final
             // completion, as explained above.
-            Some(timeout) => unsafe { driver.push_linked(&sqe, timeout) },
+            Some(timeout) => unsafe { driver.push_linked(sqe, timeout) },
             // SAFETY: as for the linked push.
-            None => unsafe { driver.push(&sqe) },
+            None => unsafe { driver.push(sqe) },
         };
         match pushed {
             Ok(()) => {
