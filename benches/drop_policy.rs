@@ -16,7 +16,9 @@
 //! `io_uring_enter(2)` per batch is spread thin, so a per-op difference would show
 //! most there. The three rings are measured interleaved (each sample's chunks
 //! alternate with untimed chunks of the other two rings), so that the order in
-//! which criterion runs them does not show through as a difference.
+//! which criterion runs them does not show through as a difference. After
+//! criterion, the bench prints the three policies measured side by side in one
+//! time window (`side_by_side`), with their spread.
 //!
 //! Run with `CARGO_TARGET_DIR=/tmp/target-bench cargo bench --bench drop_policy`; the
 //! results are in BENCHMARKS.md.
@@ -24,7 +26,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use linear_uring::op::Nop;
 use linear_uring::{DropPolicy, Op, Ring};
 
@@ -116,5 +118,58 @@ fn drop_policy(c: &mut Criterion) {
     group.finish();
 }
 
+/// The three policies side by side in one time window, outside criterion: rounds
+/// of `CHUNK` batches on each ring in turn, the starting ring rotating every
+/// round, each ring's time summed. Criterion measures each policy in its own
+/// window of several seconds, and the machine's noise between windows (5 to 9%
+/// on these shared machines) is larger than anything the policies could differ
+/// by; here all three share every moment.
+fn side_by_side() {
+    const ROUNDS: u64 = 300;
+    for n in BATCHES {
+        let rings: Vec<Ring> = POLICIES
+            .iter()
+            .map(|&(_, policy)| {
+                Ring::builder()
+                    .entries(ENTRIES)
+                    .drop_policy(policy)
+                    .build()
+                    .expect("ring")
+            })
+            .collect();
+        let mut tokens = Vec::with_capacity(n);
+        let mut times = [Duration::ZERO; POLICIES.len()];
+        for round in 0..ROUNDS {
+            for k in 0..rings.len() {
+                let i = (round as usize + k) % rings.len();
+                times[i] += nop_batches(&rings[i], &mut tokens, n, CHUNK);
+            }
+        }
+        let per_batch = times.map(|t| t.as_nanos() as f64 / (ROUNDS * CHUNK) as f64);
+        let (least, most) = per_batch
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        let each: Vec<String> = POLICIES
+            .iter()
+            .zip(per_batch)
+            .map(|((name, _), t)| format!("{name} {t:.0} ns"))
+            .collect();
+        println!(
+            "drop_policy side by side, {n} in flight, per batch: {}; spread {:.1}%",
+            each.join(", "),
+            (most / least - 1.0) * 100.0
+        );
+    }
+}
+
 criterion_group!(benches, drop_policy);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only under `cargo bench` (which passes `--bench`), not when `cargo test`
+    // runs the bench once as a test.
+    if std::env::args().any(|arg| arg == "--bench") {
+        side_by_side();
+    }
+}
