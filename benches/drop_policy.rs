@@ -18,7 +18,8 @@
 //! alternate with untimed chunks of the other two rings), so that the order in
 //! which criterion runs them does not show through as a difference. After
 //! criterion, the bench prints the three policies measured side by side in one
-//! time window (`side_by_side`), with their spread.
+//! time window (`side_by_side`, skipped when a filter names only other benches),
+//! with their spread.
 //!
 //! Run with `CARGO_TARGET_DIR=/tmp/target-bench cargo bench --bench drop_policy`; the
 //! results are in BENCHMARKS.md.
@@ -162,14 +163,25 @@ fn side_by_side() {
     }
 }
 
+/// Whether to run [`side_by_side`]: under `cargo bench` (which passes `--bench`),
+/// not when criterion only tests or lists the benches (`cargo test --benches`,
+/// `--test`, `--list`), and not when a filter names other benches.
+fn wants_side_by_side(args: Vec<String>) -> bool {
+    const NAME: &str = "drop_policy/side_by_side";
+    let flag = |name: &str| args.iter().any(|arg| arg == name);
+    let mut filters = args.iter().filter(|arg| !arg.starts_with('-'));
+    flag("--bench")
+        && !flag("--test")
+        && !flag("--list")
+        && filters.all(|filter| NAME.contains(filter.as_str()))
+}
+
 criterion_group!(benches, drop_policy);
 
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // Only under `cargo bench` (which passes `--bench`), not when `cargo test`
-    // runs the bench once as a test.
-    if std::env::args().any(|arg| arg == "--bench") {
+    if wants_side_by_side(std::env::args().skip(1).collect()) {
         side_by_side();
     }
 }
