@@ -184,6 +184,11 @@ pub trait OpKind: Sealed + Sized + 'static {
         None
     }
 
+    /// Whether [`exclusive_wait`](OpKind::exclusive_wait) can answer `Some`: the
+    /// ring counts such ops, so that a kick can see at once that none waits.
+    #[doc(hidden)]
+    const EXCLUSIVE_WAIT: bool = false;
+
     /// Called when each completion is reaped (an item flagged `IORING_CQE_F_MORE`,
     /// then the final one), before any user code runs (see the table's `OpData`):
     /// for what must be read off shared state at once. Only called for a kind
@@ -230,6 +235,9 @@ pub trait MultishotKind: Sealed + Sized + 'static {
     fn exclusive_wait(&self) -> Option<RawFd> {
         None
     }
+    /// As [`OpKind::EXCLUSIVE_WAIT`].
+    #[doc(hidden)]
+    const EXCLUSIVE_WAIT: bool = false;
     /// What the token keeps to turn a completion into an item.
     #[doc(hidden)]
     type Context: 'static;

@@ -502,6 +502,7 @@ struct Kind {
     /// The kernel release the kind needs beyond its opcode, if any.
     since: Option<(u32, u32)>,
     settles: bool,
+    exclusive: bool,
 }
 
 /// The [`Kind`] of a single-shot op `K`.
@@ -513,6 +514,7 @@ impl<K: OpKind> OneShot<K> {
         opcode: K::OPCODE,
         since: None,
         settles: K::SETTLES,
+        exclusive: K::EXCLUSIVE_WAIT,
     };
 }
 
@@ -525,6 +527,7 @@ impl<K: MultishotKind> ManyShot<K> {
         opcode: K::OPCODE,
         since: Some(K::SINCE),
         settles: K::SETTLES,
+        exclusive: K::EXCLUSIVE_WAIT,
     };
 }
 
@@ -638,6 +641,7 @@ impl Inner {
             opcode,
             since,
             settles,
+            exclusive,
         } = kind;
         let mut driver = self.driver.borrow_mut();
         let mut table = self.table.borrow_mut();
@@ -662,6 +666,7 @@ impl Inner {
             linked: link_timeout.is_some(),
             task: self.exec.current_task(),
             settles,
+            exclusive,
         };
         let id = table.insert_waiting(op, how);
         sqe.set_user_data(id.to_user_data());

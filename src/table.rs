@@ -249,8 +249,9 @@ pub(crate) type Report = Option<&'static Location<'static>>;
 
 struct Slot<D> {
     generation: u32,
-    /// The op's data wants to see its completions ([`OpData::settle`]).
-    settles: bool,
+    /// [`SETTLES`] and [`EXCLUSIVE`], as the op was inserted; an op with neither
+    /// can take the common end's short path ([`Table::complete_cqe`]).
+    kind: u8,
     /// `Some` in every state but `Vacant`.
     data: Option<D>,
     /// Completions flagged `IORING_CQE_F_MORE` not yet taken; empty when `Vacant`.
@@ -286,7 +287,9 @@ impl<D: OpData> Slot<D> {
     /// [`OpData::settle`]): only while the op is in the kernel, waiting or orphaned,
     /// and if it asked to.
     fn settle(&mut self, completion: &Completion) {
-        if self.settles && matches!(self.state, State::Waiting { .. } | State::Orphaned { .. }) {
+        if self.kind & SETTLES != 0
+            && matches!(self.state, State::Waiting { .. } | State::Orphaned { .. })
+        {
             if let Some(data) = self.data.as_mut() {
                 data.settle(completion);
             }
@@ -295,6 +298,13 @@ impl<D: OpData> Slot<D> {
 }
 
 const NO_FREE: u32 = u32::MAX;
+
+/// [`Slot::kind`]: the op's data wants to see its completions
+/// ([`OpData::settle`], [`Insert::settles`]).
+const SETTLES: u8 = 1;
+/// [`Slot::kind`]: the op may wait on an exclusive wait queue, and is counted in
+/// the table's `exclusive_in_flight` while in flight ([`Insert::exclusive`]).
+const EXCLUSIVE: u8 = 2;
 
 // The table's panics (library bugs only) are out of line, so that the paths that
 // cannot reach them carry none of their formatting.
@@ -427,6 +437,9 @@ pub(crate) struct Insert {
     pub(crate) task: Option<u64>,
     /// The op's data wants to see its completions ([`OpData::settle`]).
     pub(crate) settles: bool,
+    /// The op may wait on an exclusive wait queue ([`OpData::exclusive_wait`]):
+    /// counted, so that a kick finds at once that no other op waits on one.
+    pub(crate) exclusive: bool,
 }
 
 /// The slab of operations. See the module docs for the lifecycle.
@@ -434,6 +447,8 @@ pub(crate) struct Table<D> {
     slots: Vec<Slot<D>>,
     free_head: u32,
     in_flight: usize,
+    /// How many of the ops in flight were inserted as `exclusive` ([`Insert`]).
+    exclusive_in_flight: usize,
     rework: Rework,
 }
 
@@ -490,6 +505,7 @@ impl<D> Table<D> {
             slots: Vec::new(),
             free_head: NO_FREE,
             in_flight: 0,
+            exclusive_in_flight: 0,
             rework: Rework::default(),
         }
     }
@@ -499,24 +515,48 @@ impl<D> Table<D> {
         self.in_flight
     }
 
+    /// Of those, the ones inserted as exclusive ([`Insert::exclusive`]).
+    #[cfg(test)]
+    pub(crate) fn exclusive_in_flight(&self) -> usize {
+        self.exclusive_in_flight
+    }
+
     /// Adds an op that is about to be pushed to the kernel.
     #[cfg(test)]
-    pub(crate) fn insert(&mut self, data: D) -> OpId {
-        self.insert_waiting(data, Insert::default())
+    pub(crate) fn insert(&mut self, data: D) -> OpId
+    where
+        D: OpData,
+    {
+        let how = Insert {
+            exclusive: data.exclusive_wait().is_some(),
+            ..Insert::default()
+        };
+        self.insert_waiting(data, how)
     }
 
     /// Adds an op that is about to be pushed to the kernel with a linked timeout.
     #[cfg(test)]
-    pub(crate) fn insert_linked(&mut self, data: D) -> OpId {
+    pub(crate) fn insert_linked(&mut self, data: D) -> OpId
+    where
+        D: OpData,
+    {
         let linked = Insert {
             linked: true,
+            exclusive: data.exclusive_wait().is_some(),
             ..Insert::default()
         };
         self.insert_waiting(data, linked)
     }
 
     /// Adds an op that is about to be pushed to the kernel, as `how` says.
-    pub(crate) fn insert_waiting(&mut self, data: D, how: Insert) -> OpId {
+    pub(crate) fn insert_waiting(&mut self, data: D, how: Insert) -> OpId
+    where
+        D: OpData,
+    {
+        debug_assert!(
+            how.exclusive || data.exclusive_wait().is_none(),
+            "op table: an op on an exclusive wait queue inserted as not exclusive"
+        );
         self.in_flight += 1;
         let state = State::Waiting {
             waker: None,
@@ -525,7 +565,11 @@ impl<D> Table<D> {
             linked: how.linked,
             kicked: false,
         };
-        self.occupy(data, state, how.settles)
+        if how.exclusive {
+            self.exclusive_in_flight += 1;
+        }
+        let kind = (u8::from(how.settles) * SETTLES) | (u8::from(how.exclusive) * EXCLUSIVE);
+        self.occupy(data, state, kind)
     }
 
     /// Whether the op `id` still waits with `task` as its waiter: a poll by that
@@ -543,10 +587,10 @@ impl<D> Table<D> {
     /// Adds an op that failed before reaching the kernel; its token will find the
     /// completion on the first poll.
     pub(crate) fn insert_completed(&mut self, data: D, completion: Completion) -> OpId {
-        self.occupy(data, State::Completed { completion }, false)
+        self.occupy(data, State::Completed { completion }, 0)
     }
 
-    fn occupy(&mut self, data: D, state: State, settles: bool) -> OpId {
+    fn occupy(&mut self, data: D, state: State, kind: u8) -> OpId {
         if self.free_head == NO_FREE {
             let index = u32::try_from(self.slots.len())
                 .ok()
@@ -554,7 +598,7 @@ impl<D> Table<D> {
                 .expect("op table is full: more than 2^32 - 1 operations alive");
             self.slots.push(Slot {
                 generation: 0,
-                settles,
+                kind,
                 data: Some(data),
                 items: VecDeque::new(),
                 state,
@@ -576,7 +620,7 @@ impl<D> Table<D> {
         let previous = slot.data.replace(data);
         debug_assert!(previous.is_none(), "op table: a vacant slot with data");
         mem::forget(previous);
-        slot.settles = settles;
+        slot.kind = kind;
         OpId {
             index,
             generation: slot.generation,
@@ -607,9 +651,10 @@ impl<D> Table<D> {
 
     /// Records a completion the kernel posted for the op `id` (its CQE's `res` and
     /// `flags`). Inlined into the reap for the common end, the only completion of
-    /// a waiting op, a success, with nothing to settle: no cancel or timeout to
-    /// tell apart, so the completion is built in its slot. Everything else goes
-    /// through [`complete`](Table::complete), which would come to the same.
+    /// a waiting op, a success, of a kind with nothing to settle or count
+    /// ([`Slot::kind`] zero): no cancel or timeout to tell apart, so the completion
+    /// is built in its slot. Everything else goes through
+    /// [`complete`](Table::complete), which would come to the same.
     #[inline]
     pub(crate) fn complete_cqe(&mut self, id: OpId, res: i32, flags: u32) -> Reaped<D>
     where
@@ -619,7 +664,7 @@ impl<D> Table<D> {
             if let Some(slot) = self
                 .slots
                 .get_mut(id.index as usize)
-                .filter(|slot| slot.generation == id.generation && !slot.settles)
+                .filter(|slot| slot.generation == id.generation && slot.kind == 0)
                 .filter(|slot| slot.items.is_empty())
             {
                 if let State::Waiting { waker, task, .. } = &mut slot.state {
@@ -700,12 +745,18 @@ impl<D> Table<D> {
                 let reaped = wake(*task, waker);
                 slot.state = State::Completed { completion };
                 self.in_flight -= 1;
+                if slot.kind & EXCLUSIVE != 0 {
+                    self.exclusive_in_flight -= 1;
+                }
                 reaped
             }
             State::Orphaned { report } => {
                 let report = *report;
                 let completion = slot.with_items(completion);
                 self.in_flight -= 1;
+                if slot.kind & EXCLUSIVE != 0 {
+                    self.exclusive_in_flight -= 1;
+                }
                 Reaped::Release(self.vacate(id.index), completion, report)
             }
             State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
@@ -966,12 +1017,25 @@ impl<D> Table<D> {
     /// the listener's backlog. Submitted again, an accept first takes what is
     /// waiting. Ops already being cancelled or kicked, and ops with a linked
     /// timeout (their timer would not be re-armed), are left alone.
+    ///
+    /// The scan stops once it has seen every op in flight that was inserted as
+    /// exclusive ([`Insert::exclusive`]): with none but the cancelled one (a
+    /// server's one accept at a time), it does not scan at all.
     pub(crate) fn kick_waiting(&mut self, fd: RawFd) -> Vec<OpId>
     where
         D: OpData,
     {
         let mut kicked_ids = Vec::new();
+        let mut unseen = self.exclusive_in_flight;
         for (index, slot) in self.slots.iter_mut().enumerate() {
+            if unseen == 0 {
+                break;
+            }
+            let in_flight = matches!(slot.state, State::Waiting { .. } | State::Orphaned { .. });
+            if !(slot.kind & EXCLUSIVE != 0 && in_flight) {
+                continue;
+            }
+            unseen -= 1;
             if let State::Waiting {
                 cancel_sent: false,
                 linked: false,

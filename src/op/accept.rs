@@ -74,6 +74,8 @@ impl<S: Stream> OpKind for Accept<S> {
         Some(self.fd.raw())
     }
 
+    const EXCLUSIVE_WAIT: bool = true;
+
     #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         // Built again when the ring submits the op again: the kernel may have

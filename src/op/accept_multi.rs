@@ -83,6 +83,8 @@ impl<S: Stream> MultishotKind for AcceptMulti<S> {
         Some(self.fd.raw())
     }
 
+    const EXCLUSIVE_WAIT: bool = true;
+
     #[inline]
     fn sqe(&mut self) -> squeue::Entry {
         opcode::AcceptMulti::new(types::Fd(self.fd.raw()))

@@ -123,6 +123,8 @@ struct LiveOp {
     /// The `(res, flags)` of its items (completions flagged `IORING_CQE_F_MORE`) not
     /// yet taken, oldest first.
     items: Vec<(i32, u32)>,
+    /// Inserted as exclusive ([`Insert::exclusive`]), counted while in flight.
+    exclusive: bool,
 }
 
 fn res_flags(c: &Completion) -> (i32, u32) {
@@ -205,9 +207,12 @@ impl Harness {
         // Half the waiting ops are submitted by the task standing for the main
         // future, which is recorded as their waiter before any poll.
         let submitter = (waiting && self.rng.below(2) == 0).then_some(MAIN);
+        // A third of the waiting ops are inserted as exclusive, as accepts are.
+        let exclusive = waiting && self.rng.below(3) == 0;
         let (id, phase) = if waiting {
             let how = Insert {
                 task: submitter.map(|_| u64::MAX),
+                exclusive,
                 ..Insert::default()
             };
             (self.table.insert_waiting(data, how), Waiting)
@@ -225,6 +230,7 @@ impl Harness {
             waker: submitter,
             completion: (-errno, 0),
             items: Vec::new(),
+            exclusive,
         });
         self.peak = self.peak.max(self.live.len());
     }
@@ -413,6 +419,16 @@ impl Harness {
         let at = self.at;
         let in_flight = self.live.iter().filter(|l| l.phase != Completed).count();
         assert_eq!(self.table.in_flight(), in_flight, "{at}: in_flight");
+        let exclusive = self
+            .live
+            .iter()
+            .filter(|l| l.phase != Completed && l.exclusive)
+            .count();
+        assert_eq!(
+            self.table.exclusive_in_flight(),
+            exclusive,
+            "{at}: exclusive"
+        );
         let released = self.next_op as usize - self.live.len();
         assert_eq!(self.drops.borrow().len(), released, "{at}: drops");
         let slots = self.table.slots.len();
@@ -763,6 +779,59 @@ fn kick_picks_only_plain_waiting_ops_on_that_descriptor() {
         assert!(table.poll_main(id).is_ready());
     }
     assert_eq!(table.in_flight(), 0);
+}
+
+/// The kick's scan stops once it has seen every exclusive op in flight: one far
+/// down a table of other ops is still found, an orphaned one is seen but not
+/// kicked, and with none in flight nothing is kicked.
+#[test]
+fn kick_finds_exclusive_ops_anywhere_and_none_once_they_are_gone() {
+    let drops = DropLog::default();
+    let mut table = Table::new();
+    assert_eq!(table.kick_waiting(7), Vec::new());
+    let plain: Vec<OpId> = (0..100)
+        .map(|op| table.insert(tracked(op, &drops)))
+        .collect();
+    let orphaned = table.insert(exclusive(100, &drops, 7));
+    assert!(matches!(
+        table.orphan(orphaned, None),
+        Orphan::InFlight { .. }
+    ));
+    let last = table.insert(exclusive(101, &drops, 7));
+    assert_eq!(table.exclusive_in_flight(), 2);
+    assert_eq!(table.kick_waiting(7), vec![last]);
+
+    // Both leave the kernel: the orphan released, the kicked one cancelled and
+    // resubmitted, then completed.
+    assert!(matches!(
+        table.complete(orphaned, cqe(0)),
+        Reaped::Release(..)
+    ));
+    assert!(matches!(
+        table.complete(last, cancelled()),
+        Reaped::Resubmit
+    ));
+    assert_eq!(table.take_rework(), (vec![last], Vec::new()));
+    assert_eq!(
+        table.exclusive_in_flight(),
+        1,
+        "a resubmitted op is still in flight"
+    );
+    assert!(matches!(table.complete_cqe(last, 9, 0), Reaped::Wake(None)));
+    assert_eq!(table.exclusive_in_flight(), 0);
+    // A new exclusive op on the same descriptor, inserted in a freed slot.
+    let again = table.insert(exclusive(102, &drops, 7));
+    assert_eq!(table.kick_waiting(7), vec![again]);
+    assert!(matches!(table.complete(again, cqe(0)), Reaped::Wake(None)));
+    assert_eq!(table.kick_waiting(7), Vec::new());
+
+    for &id in &plain {
+        assert!(matches!(table.complete(id, cqe(0)), Reaped::Wake(None)));
+    }
+    for id in plain.into_iter().chain([last, again]) {
+        assert!(table.poll_main(id).is_ready());
+    }
+    assert_eq!((table.in_flight(), table.exclusive_in_flight()), (0, 0));
 }
 
 #[test]
