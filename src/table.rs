@@ -1019,8 +1019,8 @@ impl<D> Table<D> {
     /// timeout (their timer would not be re-armed), are left alone.
     ///
     /// The scan stops once it has seen every op in flight that was inserted as
-    /// exclusive ([`Insert::exclusive`]): with none but the cancelled one (a
-    /// server's one accept at a time), it does not scan at all.
+    /// exclusive ([`Insert::exclusive`]): with none left in flight (a server's
+    /// one accept at a time, once it was cancelled), it does not scan at all.
     pub(crate) fn kick_waiting(&mut self, fd: RawFd) -> Vec<OpId>
     where
         D: OpData,
