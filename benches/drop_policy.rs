@@ -44,6 +44,20 @@ mod floor;
 
 use floor::{raw_batch, raw_ring};
 
+/// One ring per policy of `POLICIES`, in that order.
+fn policy_rings() -> Vec<Ring> {
+    POLICIES
+        .iter()
+        .map(|&(_, policy)| {
+            Ring::builder()
+                .entries(ENTRIES)
+                .drop_policy(policy)
+                .build()
+                .expect("ring")
+        })
+        .collect()
+}
+
 /// Batches per chunk of an interleaved sample.
 const CHUNK: u64 = 64;
 
@@ -81,16 +95,7 @@ fn drop_policy(c: &mut Criterion) {
         // (untimed). Measured one after another in one process, whichever policy
         // came first was the slowest by 5 to 9% (BENCHMARKS.md): the order, not
         // the policy. Interleaved, all three see the same machine at the same time.
-        let rings: Vec<Ring> = POLICIES
-            .iter()
-            .map(|&(_, policy)| {
-                Ring::builder()
-                    .entries(ENTRIES)
-                    .drop_policy(policy)
-                    .build()
-                    .expect("ring")
-            })
-            .collect();
+        let rings = policy_rings();
         let mut tokens = Vec::with_capacity(batch);
         for (measured, (name, _)) in POLICIES.iter().enumerate() {
             group.bench_with_input(BenchmarkId::new(*name, batch), &batch, |b, &n| {
@@ -128,16 +133,7 @@ fn drop_policy(c: &mut Criterion) {
 fn side_by_side() {
     const ROUNDS: u64 = 300;
     for n in BATCHES {
-        let rings: Vec<Ring> = POLICIES
-            .iter()
-            .map(|&(_, policy)| {
-                Ring::builder()
-                    .entries(ENTRIES)
-                    .drop_policy(policy)
-                    .build()
-                    .expect("ring")
-            })
-            .collect();
+        let rings = policy_rings();
         let mut tokens = Vec::with_capacity(n);
         let mut times = [Duration::ZERO; POLICIES.len()];
         for round in 0..ROUNDS {
