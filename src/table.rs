@@ -303,7 +303,7 @@ const NO_FREE: u32 = u32::MAX;
 /// ([`OpData::settle`], [`Insert::settles`]).
 const SETTLES: u8 = 1;
 /// [`Slot::kind`]: the op may wait on an exclusive wait queue, and is counted in
-/// the table's `exclusive_in_flight` while in flight ([`Insert::exclusive`]).
+/// the table's ops in flight while there ([`Insert::exclusive`]).
 const EXCLUSIVE: u8 = 2;
 
 // The table's panics (library bugs only) are out of line, so that the paths that
@@ -446,10 +446,36 @@ pub(crate) struct Insert {
 pub(crate) struct Table<D> {
     slots: Vec<Slot<D>>,
     free_head: u32,
-    in_flight: usize,
-    /// How many of the ops in flight were inserted as `exclusive` ([`Insert`]).
-    exclusive_in_flight: usize,
+    in_flight: InFlight,
     rework: Rework,
+}
+
+/// The ops the kernel may still be working on (waiting or orphaned), counted.
+#[derive(Default)]
+struct InFlight {
+    all: usize,
+    /// Those inserted as exclusive ([`Insert::exclusive`]).
+    exclusive: usize,
+}
+
+impl InFlight {
+    /// An op of `kind` ([`Slot::kind`]) goes to the kernel.
+    #[inline]
+    fn enter(&mut self, kind: u8) {
+        self.all += 1;
+        if kind & EXCLUSIVE != 0 {
+            self.exclusive += 1;
+        }
+    }
+
+    /// An op of `kind` has had its final completion: the kernel is done with it.
+    #[inline]
+    fn leave(&mut self, kind: u8) {
+        self.all -= 1;
+        if kind & EXCLUSIVE != 0 {
+            self.exclusive -= 1;
+        }
+    }
 }
 
 /// See [`Table::take_rework`].
@@ -504,21 +530,20 @@ impl<D> Table<D> {
         Table {
             slots: Vec::new(),
             free_head: NO_FREE,
-            in_flight: 0,
-            exclusive_in_flight: 0,
+            in_flight: InFlight::default(),
             rework: Rework::default(),
         }
     }
 
     /// Operations the kernel may still be working on (waiting or orphaned).
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight
+        self.in_flight.all
     }
 
     /// Of those, the ones inserted as exclusive ([`Insert::exclusive`]).
     #[cfg(test)]
     pub(crate) fn exclusive_in_flight(&self) -> usize {
-        self.exclusive_in_flight
+        self.in_flight.exclusive
     }
 
     /// Adds an op that is about to be pushed to the kernel.
@@ -557,7 +582,6 @@ impl<D> Table<D> {
             how.exclusive || data.exclusive_wait().is_none(),
             "op table: an op on an exclusive wait queue inserted as not exclusive"
         );
-        self.in_flight += 1;
         let state = State::Waiting {
             waker: None,
             task: how.task,
@@ -565,10 +589,8 @@ impl<D> Table<D> {
             linked: how.linked,
             kicked: false,
         };
-        if how.exclusive {
-            self.exclusive_in_flight += 1;
-        }
         let kind = (u8::from(how.settles) * SETTLES) | (u8::from(how.exclusive) * EXCLUSIVE);
+        self.in_flight.enter(kind);
         self.occupy(data, state, kind)
     }
 
@@ -677,7 +699,7 @@ impl<D> Table<D> {
                         &mut slot.state,
                         State::Completed { completion },
                     ));
-                    self.in_flight -= 1;
+                    self.in_flight.leave(slot.kind);
                     return reaped;
                 }
             }
@@ -744,19 +766,13 @@ impl<D> Table<D> {
                 }
                 let reaped = wake(*task, waker);
                 slot.state = State::Completed { completion };
-                self.in_flight -= 1;
-                if slot.kind & EXCLUSIVE != 0 {
-                    self.exclusive_in_flight -= 1;
-                }
+                self.in_flight.leave(slot.kind);
                 reaped
             }
             State::Orphaned { report } => {
                 let report = *report;
                 let completion = slot.with_items(completion);
-                self.in_flight -= 1;
-                if slot.kind & EXCLUSIVE != 0 {
-                    self.exclusive_in_flight -= 1;
-                }
+                self.in_flight.leave(slot.kind);
                 Reaped::Release(self.vacate(id.index), completion, report)
             }
             State::Vacant { .. } | State::Completed { .. } => Reaped::Stale(completion),
@@ -1026,7 +1042,7 @@ impl<D> Table<D> {
         D: OpData,
     {
         let mut kicked_ids = Vec::new();
-        let mut unseen = self.exclusive_in_flight;
+        let mut unseen = self.in_flight.exclusive;
         for (index, slot) in self.slots.iter_mut().enumerate() {
             if unseen == 0 {
                 break;
@@ -1141,7 +1157,7 @@ impl<D> fmt::Debug for Table<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Table")
             .field("slots", &self.slots.len())
-            .field("in_flight", &self.in_flight)
+            .field("in_flight", &self.in_flight.all)
             .finish()
     }
 }
