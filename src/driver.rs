@@ -89,7 +89,7 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
-    fn new() -> io::Result<Notifier> {
+    pub(crate) fn new() -> io::Result<Notifier> {
         // Blocking on purpose: io_uring fails a read of an O_NONBLOCK file with EAGAIN
         // instead of waiting for it.
         // SAFETY: eventfd(2) takes no pointers; a non-negative result is a new

@@ -321,6 +321,7 @@ mod error;
 mod exec;
 mod fd;
 pub mod fs;
+mod kick;
 pub mod net;
 pub mod op;
 mod race;

@@ -9,10 +9,12 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::Location;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ use crate::driver::{Config, Driver};
 use crate::drop_policy::{Abandoned, DropPolicy};
 use crate::error::Error;
 use crate::exec::{is_task_waker, Executor, JoinHandle, Running, MAIN};
+use crate::kick::{self, Bell, Listening};
 use crate::op::{Completion, Erased, MultishotKind, Nop, OpKind, Streaming, Timeout};
 use crate::runtime::mailbox::MailSlot;
 use crate::table::{
@@ -427,6 +430,7 @@ impl RingBuilder {
     pub fn build(self) -> Result<Ring, Error> {
         let driver = Driver::new(&self.config)?;
         let exec = Executor::new(driver.notifier().clone());
+        let bell = Bell::new(driver.notifier().clone());
         let inner = Inner {
             driver: RefCell::new(Some(driver)),
             table: RefCell::new(Table::new()),
@@ -442,6 +446,7 @@ impl RingBuilder {
             next_group: Cell::new(0),
             free_groups: RefCell::new(Vec::new()),
             mail: MailSlot::default(),
+            bell,
         };
         Ok(Ring {
             inner: Rc::new(inner),
@@ -567,9 +572,19 @@ pub(crate) struct Inner {
     free_groups: RefCell<Vec<u16>>,
     /// The ring's mailbox, if it has one (see `runtime`).
     mail: MailSlot,
+    /// How rings that listen on the same sockets ask this one to kick its
+    /// accepts (see `kick`).
+    bell: Arc<Bell>,
 }
 
 impl Inner {
+    /// Registers listener `fd` with the process's other rings, so that an accept
+    /// cancelled on any ring wakes the accepts of the others on its socket (see
+    /// `kick`). The registration must be dropped before `fd` is closed.
+    pub(crate) fn listen(&self, fd: BorrowedFd<'_>) -> Listening {
+        Listening::register(fd, &self.bell)
+    }
+
     /// Whether the kernel fills bundles of provided buffers; false once shut down.
     pub(crate) fn supports_bundles(&self) -> bool {
         self.driver.borrow().as_ref().is_some_and(Driver::bundles)
@@ -1119,7 +1134,7 @@ impl Inner {
         {
             let mut table = self.table.borrow_mut();
             let shutting_down = self.state.get() != Lifecycle::Running;
-            driver.reap(shutting_down, |user_data, res, flags| {
+            let woken = driver.reap(shutting_down, |user_data, res, flags| {
                 let Some(id) = OpId::from_user_data(user_data) else {
                     debug_assert!(false, "driver handed on its own user_data {user_data:#x}");
                     return;
@@ -1160,6 +1175,11 @@ impl Inner {
             });
             if table.has_rework() {
                 self.resubmit_and_kick(driver, &mut table, shutting_down);
+            }
+            // Another ring's accept on a socket this one listens on was cancelled:
+            // its bell wrote the eventfd, whose read completed.
+            if woken && !shutting_down {
+                self.kick_for_others(driver, &mut table);
             }
         }
         let mail = driver.take_mail();
@@ -1241,12 +1261,31 @@ impl Inner {
             return;
         }
         for fd in swallowed {
-            for id in table.kick_waiting(fd) {
-                // If even flushing fails the ring is broken; the op stays as it was,
-                // to be kicked again (the shutdown cancels it anyway).
-                if driver.push_cancel(id.to_user_data()).is_err() {
-                    table.unkick(id);
-                }
+            Self::kick(driver, table, fd);
+            // The swallowed wake-up was the socket's: other rings' accepts on it
+            // may have missed it too.
+            kick::ring_others(&self.bell, fd);
+        }
+    }
+
+    /// Kicks the ops waiting on `fd`'s exclusive wait queue (`Table::kick_waiting`).
+    fn kick(driver: &mut Driver, table: &mut Table<Box<dyn Erased>>, fd: RawFd) {
+        for id in table.kick_waiting(fd) {
+            // If even flushing fails the ring is broken; the op stays as it was,
+            // to be kicked again (the shutdown cancels it anyway).
+            if driver.push_cancel(id.to_user_data()).is_err() {
+                table.unkick(id);
+            }
+        }
+    }
+
+    /// Kicks this ring's accepts on the sockets where another ring's accept was
+    /// cancelled (see `kick`).
+    #[cold]
+    fn kick_for_others(&self, driver: &mut Driver, table: &mut Table<Box<dyn Erased>>) {
+        for socket in self.bell.take() {
+            for fd in kick::local_fds(&self.bell, socket) {
+                Self::kick(driver, table, fd);
             }
         }
     }

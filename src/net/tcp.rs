@@ -9,6 +9,7 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
+use crate::kick::Listening;
 use crate::op::{
     Accept, AcceptMulti, Connect, Prepared, PreparedMultishot, Readv, Recv, Send, Shutdown, Writev,
 };
@@ -34,6 +35,8 @@ use crate::Ring;
 /// ```
 pub struct TcpListener {
     ring: Ring,
+    /// Dropped before `fd`, which it names.
+    listening: Listening,
     fd: SharedFd,
 }
 
@@ -68,6 +71,13 @@ impl TcpListener {
 
     /// Wraps a `std` listener (made blocking: the ring waits for it).
     ///
+    /// Several rings may listen on one socket, each through its own clone of it
+    /// (`try_clone`), on any threads: an accept cancelled on one ring may swallow
+    /// the wake-up of a connection (a kernel behaviour), so the ring asks the
+    /// others listening on the socket to submit their waiting accepts again, and
+    /// the connection is not left in the backlog. (With `SO_REUSEPORT` each ring
+    /// has a socket of its own instead, and the kernel spreads the connections.)
+    ///
     /// # Errors
     ///
     /// If the descriptor's flags cannot be read or changed.
@@ -76,6 +86,7 @@ impl TcpListener {
         set_blocking(&fd)?;
         Ok(TcpListener {
             ring: ring.clone(),
+            listening: ring.inner().listen(fd.as_fd()),
             fd: SharedFd::new(fd),
         })
     }
@@ -86,9 +97,9 @@ impl TcpListener {
     ///
     /// `ResourceBusy` if an op on it (an abandoned accept) is still in flight.
     pub fn into_std(self) -> io::Result<net::TcpListener> {
-        self.fd
-            .into_owned("TcpListener")
-            .map(net::TcpListener::from)
+        let TcpListener { listening, fd, .. } = self;
+        drop(listening);
+        fd.into_owned("TcpListener").map(net::TcpListener::from)
     }
 
     /// Describes an accept: submit it to wait for the next connection.
@@ -154,7 +165,13 @@ impl TcpListener {
     ///
     /// As `close(2)`.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close(&self.ring).await
+        let TcpListener {
+            ring,
+            listening,
+            fd,
+        } = self;
+        drop(listening);
+        fd.close(&ring).await
     }
 }
 

@@ -14,6 +14,7 @@ use super::stream::stream_methods;
 use super::{sealed, set_backlog, socket, ReadHalf, ReuniteError, Stream, WriteHalf};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{set_blocking, SharedFd};
+use crate::kick::Listening;
 use crate::op::{
     Accept, AcceptMulti, Connect, Prepared, PreparedMultishot, Readv, Recv, RecvMsg, Send, SendMsg,
     Shutdown, Writev,
@@ -43,6 +44,8 @@ use crate::Ring;
 /// ```
 pub struct UnixListener {
     ring: Ring,
+    /// Dropped before `fd`, which it names.
+    listening: Listening,
     fd: SharedFd,
 }
 
@@ -62,6 +65,13 @@ impl UnixListener {
 
     /// Wraps a `std` listener (made blocking: the ring waits for it).
     ///
+    /// Several rings may listen on one socket, each through its own clone of it
+    /// (`try_clone`), on any threads: an accept cancelled on one ring may swallow
+    /// the wake-up of a connection (a kernel behaviour), so the ring asks the
+    /// others listening on the socket to submit their waiting accepts again, and
+    /// the connection is not left in the backlog. (With `SO_REUSEPORT` each ring
+    /// has a socket of its own instead, and the kernel spreads the connections.)
+    ///
     /// # Errors
     ///
     /// If the descriptor's flags cannot be read or changed.
@@ -70,6 +80,7 @@ impl UnixListener {
         set_blocking(&fd)?;
         Ok(UnixListener {
             ring: ring.clone(),
+            listening: ring.inner().listen(fd.as_fd()),
             fd: SharedFd::new(fd),
         })
     }
@@ -80,8 +91,9 @@ impl UnixListener {
     ///
     /// `ResourceBusy` if an op on it (an abandoned accept) is still in flight.
     pub fn into_std(self) -> io::Result<std_unix::UnixListener> {
-        self.fd
-            .into_owned("UnixListener")
+        let UnixListener { listening, fd, .. } = self;
+        drop(listening);
+        fd.into_owned("UnixListener")
             .map(std_unix::UnixListener::from)
     }
 
@@ -151,7 +163,13 @@ impl UnixListener {
     ///
     /// As `close(2)`.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close(&self.ring).await
+        let UnixListener {
+            ring,
+            listening,
+            fd,
+        } = self;
+        drop(listening);
+        fd.close(&ring).await
     }
 }
 

@@ -466,6 +466,104 @@ fn accept_waiting_behind_a_timed_out_one_still_wakes() {
     accept_waiting_behind_a_given_up_one_still_wakes(GiveUp::Timeout);
 }
 
+/// The same swallowed wake-up across rings: two rings on two threads accept on one
+/// listening socket (cloned with `try_clone`, one `from_std` on each). Ring A's
+/// accept, submitted first, is cancelled around a connection while ring B's accept
+/// waits behind it on the socket's queue; B must take every connection A did not.
+/// Measured before the rings kicked each other: in 620 of 2,000 iterations the
+/// connection stayed in the backlog with B's accept asleep.
+#[test]
+fn accept_of_another_ring_waiting_behind_a_cancelled_one_still_wakes() {
+    use std::sync::mpsc;
+
+    use linear_uring::CancelOutcome;
+
+    let fds = FdCheck::start();
+    let shared = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = shared.local_addr().unwrap();
+    let for_b = shared.try_clone().unwrap();
+    // Ring B: one accept each time it is asked, reaching the kernel before it says
+    // so; it reports each connection it took.
+    let (submit_b, submits) = mpsc::channel::<()>();
+    let (waiting_tx, b_waiting) = mpsc::channel::<()>();
+    let (took_tx, b_took) = mpsc::channel::<()>();
+    let b = std::thread::spawn(move || {
+        let ring = Ring::builder()
+            .drop_policy(DropPolicy::Panic)
+            .build()
+            .unwrap();
+        let listener = TcpListener::from_std(&ring, for_b).unwrap();
+        ring.block_on(async {
+            while submits.recv().is_ok() {
+                let accept = listener.accept().submit();
+                ring.sleep(Duration::ZERO).await.unwrap();
+                waiting_tx.send(()).unwrap();
+                let (stream, _) = accept.complete().await.unwrap();
+                stream.close().await.unwrap();
+                took_tx.send(()).unwrap();
+            }
+        });
+        let stats = ring.stats();
+        drop((listener, ring));
+        stats
+    });
+    // The client connects once per message, after spinning for the given time.
+    let (connect, connects) = mpsc::channel::<Duration>();
+    let client = std::thread::spawn(move || {
+        let mut open = std::collections::VecDeque::new();
+        while let Ok(after) = connects.recv() {
+            spin_for(after);
+            open.push_back(std::net::TcpStream::connect(addr).unwrap());
+            if open.len() > 16 {
+                open.pop_front();
+            }
+        }
+    });
+    let ring = ring();
+    let listener = TcpListener::from_std(&ring, shared).unwrap();
+    let (mut a_took, mut b_took_count) = (0, 0);
+    ring.block_on(async {
+        for i in 0..400u32 {
+            let first = listener.accept().submit();
+            ring.sleep(Duration::ZERO).await.unwrap();
+            // B's accept waits behind A's.
+            submit_b.send(()).unwrap();
+            b_waiting.recv().unwrap();
+            connect
+                .send(Duration::from_nanos(u64::from(i * 7919 % 60_000)))
+                .unwrap();
+            spin_for(Duration::from_micros(40));
+            if let CancelOutcome::Completed(accepted) = first.cancel().await {
+                // A took the connection first: another one, for B's accept.
+                a_took += 1;
+                accepted.unwrap().0.close().await.unwrap();
+                connect.send(Duration::ZERO).unwrap();
+            }
+            // Nothing of A's ring is in flight: blocking its thread here is fine.
+            if b_took.recv_timeout(Duration::from_secs(2)).is_err() {
+                panic!(
+                    "iteration {i}: an accept of another ring waiting behind a cancelled \
+                     one never woke for the connection in the backlog"
+                );
+            }
+            b_took_count += 1;
+        }
+    });
+    assert_eq!(b_took_count, 400);
+    eprintln!("the first accept took {a_took} connections of 400");
+    drop(submit_b);
+    let b_stats = b.join().unwrap();
+    // B's kicked accepts were its own business: each ended once, none cancelled
+    // as far as its token knows.
+    assert_eq!(b_stats.submitted, b_stats.completed, "{b_stats:?}");
+    assert_eq!(b_stats.in_flight, 0, "{b_stats:?}");
+    assert_eq!(ring.stats().in_flight, 0);
+    drop(connect);
+    client.join().unwrap();
+    drop((listener, ring));
+    fds.finish();
+}
+
 #[test]
 fn multishot_accept_waiting_behind_a_cancelled_accept_still_wakes() {
     accept_waiting_behind_a_given_up_one_still_wakes(GiveUp::CancelBeforeMultishot);
