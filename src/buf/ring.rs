@@ -143,16 +143,20 @@ impl BufRing {
             })?;
         let entries_layout = entries_layout(entries);
         let data_layout = data_layout(entries, buf_len)?;
-        // SAFETY: both layouts have a non-zero size (entries >= 1, buf_len >= 1).
-        let (entries_mem, data) = unsafe {
-            (
-                alloc::alloc_zeroed(entries_layout).cast::<RawEntry>(),
-                alloc::alloc(data_layout),
-            )
-        };
-        let (Some(entries_mem), Some(data)) = (NonNull::new(entries_mem), NonNull::new(data))
+        // SAFETY: the layout has a non-zero size (entries >= 1).
+        let Some(entries_mem) =
+            NonNull::new(unsafe { alloc::alloc_zeroed(entries_layout) }.cast::<RawEntry>())
         else {
             alloc::handle_alloc_error(entries_layout);
+        };
+        // Zeroed too: a handle only ever shows bytes a receive wrote, but if the
+        // bookkeeping were ever wrong it would show stale bytes, never uninitialised
+        // memory.
+        // SAFETY: the layout has a non-zero size (entries >= 1, buf_len >= 1).
+        let Some(data) = NonNull::new(unsafe { alloc::alloc_zeroed(data_layout) }) else {
+            // SAFETY: allocated just above with this layout, never shared.
+            unsafe { alloc::dealloc(entries_mem.as_ptr().cast(), entries_layout) };
+            alloc::handle_alloc_error(data_layout);
         };
         // SAFETY: `entries_mem` holds `entries` zeroed entries, page-aligned; the
         // `Shared` built below owns it and frees it only after unregistering (its
@@ -285,6 +289,18 @@ impl Shared {
     /// bytes in consecutive ring entries, starting at the buffer in its flags, each
     /// full but the last. A bundle that received nothing (end of stream, an error)
     /// consumed no buffer, even if its flags name one.
+    ///
+    /// The entries after the first are read from `order`, which a buffer given
+    /// back overwrites once the tail comes round to them again. That cannot happen
+    /// before this call as long as completions are reaped in the order the kernel
+    /// took their buffers, which holds while the kernel takes and fills them in
+    /// one pass (a receive run inline or from its poll wake-up). It could fail for
+    /// a receive handed to one of the kernel's workers, which commits its buffers
+    /// when it selects them and may complete after a receive that selected later:
+    /// this crate never asks for that (`IOSQE_ASYNC`), and the kernel does it on
+    /// its own only for a receive woken many times without data (128 on Linux
+    /// 6.18; not seen in testing). The first buffer is the one the completion
+    /// names either way.
     pub(crate) fn picked_bundle(self: &Rc<Self>, flags: u32, len: u32) -> Vec<ProvidedBuf> {
         if flags & CQE_F_BUFFER == 0 || len == 0 {
             return Vec::new();
@@ -305,8 +321,12 @@ impl Shared {
         let mut bufs = Vec::with_capacity(count as usize);
         let mut left = len;
         for k in 0..count as u16 {
-            let index = usize::from(start.wrapping_add(k) & (self.entries - 1));
-            let bid = self.order.borrow()[index];
+            let bid = if k == 0 {
+                first
+            } else {
+                let index = usize::from(start.wrapping_add(k) & (self.entries - 1));
+                self.order.borrow()[index]
+            };
             let this = left.min(self.buf_len);
             left -= this;
             bufs.push(self.take(bid, this));

@@ -40,6 +40,10 @@ pub struct RecvProvided {
     group: Rc<BufGroup>,
     /// The group is registered with another ring than the stream's.
     foreign: bool,
+    /// The buffer the completion names, taken out of the group when it is reaped:
+    /// whatever becomes of the op then (completed, cancelled, abandoned), dropping
+    /// it gives the buffer back.
+    picked: Option<ProvidedBuf>,
 }
 
 impl RecvProvided {
@@ -50,6 +54,7 @@ impl RecvProvided {
                 fd: fd.clone(),
                 group: group.shared().clone(),
                 foreign: !group.shared().belongs_to(ring),
+                picked: None,
             },
         )
     }
@@ -91,21 +96,26 @@ impl OpKind for RecvProvided {
         .flags(squeue::Flags::BUFFER_SELECT)
     }
 
+    const SETTLES: bool = true;
+
+    fn settle(&mut self, completion: &Completion) {
+        // A buffer picked for 0 bytes (end of stream), or by a receive that then
+        // failed or was cancelled, is taken too: it goes back when dropped.
+        let n = *completion.result.as_ref().unwrap_or(&0);
+        self.picked = self.group.picked(completion.flags, n);
+    }
+
     #[inline]
     fn complete(self, completion: Completion) -> Self::Output {
-        // A buffer picked for 0 bytes (end of stream), or for a receive that
-        // failed, goes straight back.
-        let n = *completion.result.as_ref().unwrap_or(&0);
-        let picked = self.group.picked(completion.flags, n);
         completion.result?;
-        Ok(picked.filter(|buf| !buf.is_empty()))
+        Ok(self.picked.filter(|buf| !buf.is_empty()))
     }
 
     fn residue(self) {}
 
-    fn release(self, completion: Completion) -> u64 {
-        let n = *completion.result.as_ref().unwrap_or(&0);
-        drop(self.group.picked(completion.flags, n));
+    fn release(self, _completion: Completion) -> u64 {
+        // Dropping the buffer gives it back to the group.
+        drop(self.picked);
         0
     }
 }
