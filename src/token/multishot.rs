@@ -45,6 +45,9 @@ pub struct Multishot<K: MultishotKind> {
     live: bool,
     /// Set once an async cancel was requested.
     cancelling: bool,
+    /// The op ended by itself, not by our cancel: the end of the stream, or an
+    /// error of its own (set when its final completion is taken).
+    ended_itself: bool,
     /// The final completion carried an item, handed out first: the end (always
     /// `Ok`) is handed out by the next poll.
     end: Option<io::Result<()>>,
@@ -66,6 +69,7 @@ pub(crate) fn multishot<K: MultishotKind>(
         context,
         live: true,
         cancelling: false,
+        ended_itself: false,
         end: None,
     }
 }
@@ -99,8 +103,21 @@ impl<K: MultishotKind> Multishot<K> {
             drained: Drained {
                 items: Vec::new(),
                 end: Ok(()),
+                cancelled: false,
             },
         }
+    }
+
+    /// Whether the op was asked to stop: by [`cancel`](Multishot::cancel), or by a
+    /// [`race`](crate::race), [`deadline`](crate::deadline) or
+    /// [`cancel_all`](crate::cancel_all) that cancelled the borrowed stream. The
+    /// items still to come are those that arrived before the stop, and the
+    /// stream's `None` then means the cancel took effect (or the stream ended by
+    /// itself first), not that the peer closed. A loop that races `next()`
+    /// against a timer and gets an item anyway checks this to know whether to
+    /// submit the op again.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancelling
     }
 
     /// Whether the op has ended and every item was taken: the token is paid, and
@@ -149,8 +166,14 @@ impl<K: MultishotKind> Multishot<K> {
                     let op = data.downcast::<Streaming<K>>().unwrap_or_else(|_| {
                         panic!("op table returned another kind of op for a {}", K::NAME)
                     });
+                    // The item first, so that a panic while submitting again drops
+                    // (closes) it rather than leaving it in a completion, and no
+                    // slot is left for a drop to abandon meanwhile.
+                    let item = self.item(completion);
+                    self.live = false;
                     self.id = self.ring.submit_multishot(op);
-                    return self.item(completion).map(Some);
+                    self.live = true;
+                    return item.map(Some);
                 }
                 // The slot is free: the op's data goes (a listener's descriptor
                 // share, a buffer group's handle), and the token is paid.
@@ -158,16 +181,25 @@ impl<K: MultishotKind> Multishot<K> {
                 drop(data);
                 if K::is_item(&completion) {
                     // The final completion carried one last item: hand it out now,
-                    // the end on the next poll.
+                    // the end on the next poll. It ended the op by itself unless
+                    // we had asked it to stop.
+                    self.ended_itself = !self.cancelling;
                     self.end = Some(Ok(()));
                     return Some(Some(Ok(K::item(&self.context, completion))));
                 }
                 K::discard(&self.context, &completion);
                 Some(match completion.result {
-                    Ok(_) => None,
+                    // The end of the stream, whether or not a cancel was on its way.
+                    Ok(_) => {
+                        self.ended_itself = true;
+                        None
+                    }
                     // Our own cancel ended it: not an error.
                     Err(err) if self.cancelling && was_cancelled(&err) => None,
-                    Err(err) => Some(Err(err)),
+                    Err(err) => {
+                        self.ended_itself = true;
+                        Some(Err(err))
+                    }
                 })
             }
         }
@@ -235,12 +267,14 @@ impl<K: MultishotKind> Linear for &mut Multishot<K> {
     }
 
     fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Poll<CancelOutcome<Self::Output, ()>> {
-        // A stream that had ended by itself was not cancelled: its end is its output.
+        // A stream that had ended before, or that the kernel ended by itself before
+        // the cancel took effect (its end still waiting to be taken), was not
+        // cancelled: its end is its output.
         let ended_before = !self.live && self.end.is_none();
         Multishot::start_cancel(self);
         Poll::Ready(match std::task::ready!(self.poll_next(cx)) {
             Some(item) => CancelOutcome::Completed(Some(item)),
-            None if ended_before => CancelOutcome::Completed(None),
+            None if ended_before || self.ended_itself => CancelOutcome::Completed(None),
             None => CancelOutcome::Cancelled(()),
         })
     }
@@ -267,15 +301,20 @@ impl<K: MultishotKind> fmt::Debug for Next<'_, K> {
 }
 
 /// What a cancelled multishot op left: every item not taken before, in order, and
-/// how the op ended (`Ok(())` for the cancel itself, or the error that ended it
-/// first).
+/// how the op ended: by the cancel (`cancelled`), or by itself first (the end of
+/// the stream, with `end` `Ok(())`, or the error in `end`).
 #[derive(Debug)]
 #[must_use = "the items of a cancelled stream are yours: accepted connections to serve or close, buffers to read"]
 pub struct Drained<T> {
     /// The items, oldest first.
     pub items: Vec<T>,
-    /// How the op ended.
+    /// How the op ended: `Ok(())` for the cancel or the end of the stream, or the
+    /// error that ended it first.
     pub end: io::Result<()>,
+    /// Whether the cancel stopped the op. `false` if it had ended by itself
+    /// first: a receive's peer closed the connection (`end` is `Ok(())`), or the
+    /// op failed (`end` holds the error).
+    pub cancelled: bool,
 }
 
 /// The future of [`Multishot::cancel`].
@@ -302,12 +341,14 @@ impl<K: MultishotKind> Future for CancelMultishot<K> {
                 None => break,
             }
         }
+        this.drained.cancelled = !stream.ended_itself;
         this.stream = None;
         Poll::Ready(std::mem::replace(
             &mut this.drained,
             Drained {
                 items: Vec::new(),
                 end: Ok(()),
+                cancelled: false,
             },
         ))
     }

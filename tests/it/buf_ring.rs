@@ -192,10 +192,92 @@ fn recv_multi_cancel_hands_back_the_buffers_not_taken() {
         incoming.cancel().await
     });
     drained.end.as_ref().unwrap();
+    assert!(
+        drained.cancelled,
+        "the peer is still there: the cancel stopped it"
+    );
     let words: Vec<&[u8]> = drained.items.iter().map(|b| &b[..]).collect();
     assert_eq!(words, [&b"a"[..], b"bb", b"ccc"]);
     assert_eq!(group.available(), 5);
     drop(drained);
+    assert_eq!(group.available(), 8);
+}
+
+/// The peer closed and the stream's end was reaped before the program looked: a
+/// cancel then reports that end, not a cancel, so that a loop racing `next()`
+/// against a timer learns the connection is gone.
+#[test]
+fn recv_multi_ended_by_the_peer_before_a_cancel_reports_the_end() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 8, 64).unwrap();
+    for how in ["linear cancel", "cancel()", "deadline"] {
+        let (stream, mut peer) = pair(&ring);
+        ring.block_on(async {
+            let mut incoming = stream.recv_multi(&group).submit();
+            peer.write_all(b"last words").unwrap();
+            drop(peer);
+            // Both completions reaped, neither taken.
+            pause(&ring, 3).await;
+            assert!(!incoming.is_finished());
+            match how {
+                "linear cancel" => {
+                    let outcome = linear_uring::cancel(&mut incoming).await;
+                    let CancelOutcome::Completed(Some(Ok(buf))) = outcome else {
+                        panic!("{how}: the bytes first, got {outcome:?}");
+                    };
+                    assert_eq!(&buf[..], b"last words");
+                    let outcome = linear_uring::cancel(&mut incoming).await;
+                    assert!(
+                        matches!(outcome, CancelOutcome::Completed(None)),
+                        "{how}: the end of the stream, got {outcome:?}"
+                    );
+                    assert!(incoming.is_finished());
+                }
+                "cancel()" => {
+                    let drained = incoming.cancel().await;
+                    drained.end.as_ref().unwrap();
+                    assert!(!drained.cancelled, "{how}: the peer closed first");
+                    assert_eq!(drained.items.len(), 1);
+                }
+                _ => {
+                    // What is ready is taken before the timer is looked at.
+                    let timer = ring.sleep(Duration::ZERO);
+                    let first = linear_uring::deadline(&mut incoming, timer).await;
+                    assert!(matches!(first, Ok(Some(Ok(_)))), "{how}: {first:?}");
+                    let timer = ring.sleep(Duration::ZERO);
+                    let end = linear_uring::deadline(&mut incoming, timer).await;
+                    assert!(matches!(end, Ok(None)), "{how}: {end:?}");
+                    // Nobody asked it to stop: that `None` is the peer's close.
+                    assert!(!incoming.cancel_requested());
+                    assert!(incoming.is_finished());
+                }
+            }
+            stream.close().await.unwrap();
+        });
+    }
+    assert_eq!(group.available(), 8);
+    assert_eq!(ring.stats().in_flight, 0);
+}
+
+/// A cancel that reaches a live stream stops it, and says so.
+#[test]
+fn recv_multi_cancelled_while_the_peer_is_there_reports_a_cancel() {
+    let _fds = FdCheck::start();
+    let ring = ring();
+    let group = BufRing::new(&ring, 8, 64).unwrap();
+    let (stream, _peer) = pair(&ring);
+    ring.block_on(async {
+        let mut incoming = stream.recv_multi(&group).submit();
+        assert!(!incoming.cancel_requested());
+        let outcome = linear_uring::cancel(&mut incoming).await;
+        assert!(
+            matches!(outcome, CancelOutcome::Cancelled(())),
+            "{outcome:?}"
+        );
+        assert!(incoming.cancel_requested());
+        assert!(incoming.is_finished());
+    });
     assert_eq!(group.available(), 8);
 }
 
