@@ -300,7 +300,9 @@ impl Shared {
     /// this crate never asks for that (`IOSQE_ASYNC`), and the kernel does it on
     /// its own only for a receive woken many times without data (128 on Linux
     /// 6.18; not seen in testing). The first buffer is the one the completion
-    /// names either way.
+    /// names either way, and each other is checked against the tail value it was
+    /// written at: a reused entry panics rather than hand out a buffer the kernel
+    /// may write.
     pub(crate) fn picked_bundle(self: &Rc<Self>, flags: u32, len: u32) -> Vec<ProvidedBuf> {
         if flags & CQE_F_BUFFER == 0 || len == 0 {
             return Vec::new();
@@ -324,8 +326,20 @@ impl Shared {
             let bid = if k == 0 {
                 first
             } else {
-                let index = usize::from(start.wrapping_add(k) & (self.entries - 1));
-                self.order.borrow()[index]
+                let at = start.wrapping_add(k);
+                let bid = self.order.borrow()[usize::from(at & (self.entries - 1))];
+                // The record still names the buffer written at that tail value, not
+                // one given back since into the same entry (which the kernel may be
+                // about to fill): handing that one out would alias the kernel's
+                // writes. Checked, because it rests on the kernel's completion order.
+                assert_eq!(
+                    self.written_at.borrow()[usize::from(bid)],
+                    at,
+                    "group {}: the ring entry of a bundle's buffer was reused before \
+                     its completion was reaped",
+                    self.bgid
+                );
+                bid
             };
             let this = left.min(self.buf_len);
             left -= this;
