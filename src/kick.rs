@@ -11,8 +11,12 @@
 //! every other ring registered under that socket, and each of those kicks its own
 //! accepts on it when it next reaps.
 //!
-//! The registry is only read when an accept was cancelled, and written when a
-//! listener is created or dropped: never on an op's path.
+//! A listener's registration lives as long as the listener and every accept on
+//! it, whichever goes last, so that an accept's end finds its socket even after
+//! its listener was dropped. The registry is written when a listener is created
+//! and when its registration ends, and read only when a cancelled accept ends
+//! (then every other ring on the socket pays a cancel and a submission per accept
+//! it has waiting): no other op's path touches it.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -102,9 +106,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// A listener's place in the registry, given up when dropped. A registration
-/// that is never dropped (its listener leaked) costs only spurious kicks: a kick
-/// on a descriptor where nothing waits finds nothing.
+/// A listener's place in the registry, given up when dropped (shared by the
+/// listener and its accepts). A registration that is never dropped (its listener
+/// leaked, and with it its descriptor) costs only spurious kicks: a kick on a
+/// descriptor where nothing waits finds nothing.
 pub(crate) struct Listening {
     socket: Option<SocketId>,
     fd: RawFd,
@@ -156,35 +161,31 @@ impl std::fmt::Debug for Listening {
     }
 }
 
-/// Rings the bell of every other ring listening on the socket that `fd` names in
-/// the ring of `bell`: an accept of `bell`'s ring on it was cancelled. Returns how
-/// many rings were asked.
-pub(crate) fn ring_others(bell: &Arc<Bell>, fd: RawFd) -> usize {
-    let others: Vec<(SocketId, Arc<Bell>)> = {
-        let registry = lock(&REGISTRY);
-        let Some(socket) = registry
-            .iter()
-            .find(|entry| entry.fd == fd && Arc::ptr_eq(&entry.bell, bell))
-            .map(|entry| entry.socket)
-        else {
-            return 0;
-        };
-        let mut others: Vec<(SocketId, Arc<Bell>)> = Vec::new();
-        for entry in registry.iter() {
-            if entry.socket == socket
-                && !Arc::ptr_eq(&entry.bell, bell)
-                && !others
-                    .iter()
-                    .any(|(_, other)| Arc::ptr_eq(other, &entry.bell))
-            {
-                others.push((socket, entry.bell.clone()));
-            }
+/// The socket that descriptor `fd` of the ring of `bell` listens on, if a
+/// listener registered it (and still does: the registration lives as long as the
+/// listener or an accept on it, whichever goes last).
+pub(crate) fn socket_of(bell: &Arc<Bell>, fd: RawFd) -> Option<SocketId> {
+    lock(&REGISTRY)
+        .iter()
+        .find(|entry| entry.fd == fd && Arc::ptr_eq(&entry.bell, bell))
+        .map(|entry| entry.socket)
+}
+
+/// Rings the bell of every other ring listening on `socket`: an accept of
+/// `bell`'s ring on it was cancelled. Returns how many rings were asked.
+pub(crate) fn ring_others(bell: &Arc<Bell>, socket: SocketId) -> usize {
+    let mut others: Vec<Arc<Bell>> = Vec::new();
+    for entry in lock(&REGISTRY).iter() {
+        if entry.socket == socket
+            && !Arc::ptr_eq(&entry.bell, bell)
+            && !others.iter().any(|other| Arc::ptr_eq(other, &entry.bell))
+        {
+            others.push(entry.bell.clone());
         }
-        others
-    };
+    }
     // Rung without the registry's lock: a notify writes an eventfd.
-    for (socket, other) in &others {
-        other.ring(*socket);
+    for other in &others {
+        other.ring(socket);
     }
     others.len()
 }
@@ -226,7 +227,9 @@ mod tests {
         // A second listener of B on the same socket: B is still rung once.
         let twice = Listening::register(shared.as_fd(), &b);
         let on_c = Listening::register(other.as_fd(), &c);
-        assert_eq!(ring_others(&a, shared.as_raw_fd()), 1);
+        let socket = socket_of(&a, shared.as_raw_fd()).expect("registered");
+        assert_eq!(socket_of(&b, clone.as_raw_fd()), Some(socket));
+        assert_eq!(ring_others(&a, socket), 1);
         let asked = b.take();
         assert_eq!(asked.len(), 1);
         assert!(c.take().is_empty(), "another socket's ring was rung");
@@ -237,16 +240,18 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(fds, expected);
         // Rung twice before it looked: one kick per socket.
-        ring_others(&a, shared.as_raw_fd());
-        ring_others(&a, shared.as_raw_fd());
+        ring_others(&a, socket);
+        ring_others(&a, socket);
         assert_eq!(b.take().len(), 1);
-        // A descriptor the ring does not listen on rings nobody.
-        assert_eq!(ring_others(&a, other.as_raw_fd()), 0);
-        assert_eq!(ring_others(&c, other.as_raw_fd()), 0);
+        // A descriptor the ring does not listen on names no socket; a socket
+        // nobody else listens on rings nobody.
+        assert_eq!(socket_of(&a, other.as_raw_fd()), None);
+        let alone = socket_of(&c, other.as_raw_fd()).expect("registered");
+        assert_eq!(ring_others(&c, alone), 0);
         // Dropped registrations are gone.
         drop((on_b, twice));
         assert_eq!(registered(&b), 0);
-        assert_eq!(ring_others(&a, shared.as_raw_fd()), 0);
+        assert_eq!(ring_others(&a, socket), 0);
         drop((on_a, on_c));
         assert_eq!(registered(&a) + registered(&c), 0);
     }

@@ -581,8 +581,8 @@ impl Inner {
     /// Registers listener `fd` with the process's other rings, so that an accept
     /// cancelled on any ring wakes the accepts of the others on its socket (see
     /// `kick`). The registration must be dropped before `fd` is closed.
-    pub(crate) fn listen(&self, fd: BorrowedFd<'_>) -> Listening {
-        Listening::register(fd, &self.bell)
+    pub(crate) fn listen(&self, fd: BorrowedFd<'_>) -> Rc<Listening> {
+        Rc::new(Listening::register(fd, &self.bell))
     }
 
     /// Whether the kernel fills bundles of provided buffers; false once shut down.
@@ -1221,9 +1221,10 @@ impl Inner {
     }
 
     /// Submits again the kicked ops the kernel cancelled, then kicks every op
-    /// waiting on the exclusive wait queue of a descriptor where an op was cancelled
-    /// and may have swallowed a wake-up (see `Table::kick_waiting`); no kick while
-    /// shutting down.
+    /// waiting on the exclusive wait queue of a socket where an op was cancelled
+    /// and may have swallowed a wake-up (see `Table::kick_waiting`), through any of
+    /// this ring's descriptors of it, and asks the other rings listening on it to
+    /// do the same (see `kick`); while shutting down, only the latter.
     #[cold]
     fn resubmit_and_kick(
         &self,
@@ -1257,14 +1258,26 @@ impl Inner {
                 driver.complete_later(id.to_user_data(), &err);
             }
         }
-        if shutting_down {
-            return;
-        }
         for fd in swallowed {
-            Self::kick(driver, table, fd);
-            // The swallowed wake-up was the socket's: other rings' accepts on it
-            // may have missed it too.
-            kick::ring_others(&self.bell, fd);
+            // The swallowed wake-up was the socket's: every accept on it may have
+            // missed it, through any descriptor of it, on any ring. Other rings
+            // are told even while this one shuts down (its accepts are the ones
+            // being cancelled).
+            let socket = kick::socket_of(&self.bell, fd);
+            if let Some(socket) = socket {
+                kick::ring_others(&self.bell, socket);
+            }
+            if shutting_down {
+                continue;
+            }
+            match socket {
+                Some(socket) => {
+                    for fd in kick::local_fds(&self.bell, socket) {
+                        Self::kick(driver, table, fd);
+                    }
+                }
+                None => Self::kick(driver, table, fd),
+            }
         }
     }
 

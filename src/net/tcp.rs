@@ -3,6 +3,7 @@
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
 
 use super::addr::{self, RawAddr};
 use super::stream::stream_methods;
@@ -35,8 +36,8 @@ use crate::Ring;
 /// ```
 pub struct TcpListener {
     ring: Ring,
-    /// Dropped before `fd`, which it names.
-    listening: Listening,
+    /// Shared with the accepts on it; dropped before `fd`, which it names.
+    listening: Rc<Listening>,
     fd: SharedFd,
 }
 
@@ -71,12 +72,15 @@ impl TcpListener {
 
     /// Wraps a `std` listener (made blocking: the ring waits for it).
     ///
-    /// Several rings may listen on one socket, each through its own clone of it
-    /// (`try_clone`), on any threads: an accept cancelled on one ring may swallow
-    /// the wake-up of a connection (a kernel behaviour), so the ring asks the
-    /// others listening on the socket to submit their waiting accepts again, and
-    /// the connection is not left in the backlog. (With `SO_REUSEPORT` each ring
-    /// has a socket of its own instead, and the kernel spreads the connections.)
+    /// Several listeners may share one socket, each through its own clone of it
+    /// (`try_clone`), on one ring or on rings of any threads: an accept cancelled
+    /// through one of them (by `cancel()`, a drop, a shutdown) may swallow the
+    /// wake-up of a connection (a kernel behaviour), so the ring submits again the
+    /// accepts waiting on the socket through any of its descriptors, and asks the
+    /// other rings listening on it to do the same; the connection is not left in
+    /// the backlog. Accepts with a linked timeout are not submitted again: their
+    /// timer bounds the wait. (With `SO_REUSEPORT` each ring has a socket of its
+    /// own instead, and the kernel spreads the connections.)
     ///
     /// # Errors
     ///
@@ -108,7 +112,7 @@ impl TcpListener {
     ///
     /// See [`Accept`]: a cancel never loses a connection the kernel accepted.
     pub fn accept(&self) -> Prepared<Accept<TcpStream>> {
-        Accept::prepare(&self.ring, &self.fd)
+        Accept::prepare(&self.ring, &self.fd, &self.listening)
     }
 
     /// Describes a multishot accept: submitted, it is a stream that yields every
@@ -139,7 +143,7 @@ impl TcpListener {
     /// See [`AcceptMulti`]: a cancel hands back every connection not taken yet.
     #[doc(alias = "io_uring_prep_multishot_accept")]
     pub fn incoming(&self) -> PreparedMultishot<AcceptMulti<TcpStream>> {
-        AcceptMulti::prepare(&self.ring, &self.fd)
+        AcceptMulti::prepare(&self.ring, &self.fd, &self.listening)
     }
 
     /// The address the listener is bound to.

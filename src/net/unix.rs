@@ -8,6 +8,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::addr::RawAddr;
 use super::stream::stream_methods;
@@ -44,8 +45,8 @@ use crate::Ring;
 /// ```
 pub struct UnixListener {
     ring: Ring,
-    /// Dropped before `fd`, which it names.
-    listening: Listening,
+    /// Shared with the accepts on it; dropped before `fd`, which it names.
+    listening: Rc<Listening>,
     fd: SharedFd,
 }
 
@@ -65,12 +66,15 @@ impl UnixListener {
 
     /// Wraps a `std` listener (made blocking: the ring waits for it).
     ///
-    /// Several rings may listen on one socket, each through its own clone of it
-    /// (`try_clone`), on any threads: an accept cancelled on one ring may swallow
-    /// the wake-up of a connection (a kernel behaviour), so the ring asks the
-    /// others listening on the socket to submit their waiting accepts again, and
-    /// the connection is not left in the backlog. (With `SO_REUSEPORT` each ring
-    /// has a socket of its own instead, and the kernel spreads the connections.)
+    /// Several listeners may share one socket, each through its own clone of it
+    /// (`try_clone`), on one ring or on rings of any threads: an accept cancelled
+    /// through one of them (by `cancel()`, a drop, a shutdown) may swallow the
+    /// wake-up of a connection (a kernel behaviour), so the ring submits again the
+    /// accepts waiting on the socket through any of its descriptors, and asks the
+    /// other rings listening on it to do the same; the connection is not left in
+    /// the backlog. Accepts with a linked timeout are not submitted again: their
+    /// timer bounds the wait. (With `SO_REUSEPORT` each ring has a socket of its
+    /// own instead, and the kernel spreads the connections.)
     ///
     /// # Errors
     ///
@@ -103,7 +107,7 @@ impl UnixListener {
     ///
     /// See [`Accept`]: a cancel never loses a connection the kernel accepted.
     pub fn accept(&self) -> Prepared<Accept<UnixStream>> {
-        Accept::prepare(&self.ring, &self.fd)
+        Accept::prepare(&self.ring, &self.fd, &self.listening)
     }
 
     /// Describes a multishot accept: submitted, it is a stream that yields every
@@ -136,7 +140,7 @@ impl UnixListener {
     /// See [`AcceptMulti`]: a cancel hands back every connection not taken yet.
     #[doc(alias = "io_uring_prep_multishot_accept")]
     pub fn incoming(&self) -> PreparedMultishot<AcceptMulti<UnixStream>> {
-        AcceptMulti::prepare(&self.ring, &self.fd)
+        AcceptMulti::prepare(&self.ring, &self.fd, &self.listening)
     }
 
     /// The address the listener is bound to.

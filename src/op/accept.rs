@@ -4,11 +4,13 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 
 use io_uring::{opcode, squeue, types};
 
 use super::{Completion, OpKind, Prepared, Sealed};
 use crate::fd::SharedFd;
+use crate::kick::Listening;
 use crate::net::addr::RawAddr;
 use crate::net::Stream;
 use crate::Ring;
@@ -34,6 +36,10 @@ use crate::Ring;
 #[doc(alias = "io_uring_prep_accept")]
 pub struct Accept<S: Stream> {
     ring: Ring,
+    /// The listener's registration with the other rings on its socket, kept until
+    /// the op's end (a cancelled accept's end asks them to kick theirs); dropped
+    /// before `fd`, which it names.
+    _listening: Rc<Listening>,
     fd: SharedFd,
     /// Written by the kernel; at a fixed heap address until the final completion.
     peer: RawAddr,
@@ -41,11 +47,16 @@ pub struct Accept<S: Stream> {
 }
 
 impl<S: Stream> Accept<S> {
-    pub(crate) fn prepare(ring: &Ring, fd: &SharedFd) -> Prepared<Accept<S>> {
+    pub(crate) fn prepare(
+        ring: &Ring,
+        fd: &SharedFd,
+        listening: &Rc<Listening>,
+    ) -> Prepared<Accept<S>> {
         Prepared::new(
             ring.inner().clone(),
             Accept {
                 ring: ring.clone(),
+                _listening: listening.clone(),
                 fd: fd.clone(),
                 peer: RawAddr::empty(),
                 stream: PhantomData,

@@ -4,11 +4,13 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 
 use io_uring::{opcode, squeue, types};
 
 use super::{Completion, MultishotKind, PreparedMultishot, Sealed};
 use crate::fd::SharedFd;
+use crate::kick::Listening;
 use crate::net::Stream;
 use crate::Ring;
 
@@ -41,16 +43,25 @@ use crate::Ring;
 #[doc(alias = "io_uring_prep_multishot_accept")]
 pub struct AcceptMulti<S: Stream> {
     ring: Ring,
+    /// The listener's registration with the other rings on its socket, kept until
+    /// the op's end (a cancelled accept's end asks them to kick theirs); dropped
+    /// before `fd`, which it names.
+    _listening: Rc<Listening>,
     fd: SharedFd,
     stream: PhantomData<fn() -> S>,
 }
 
 impl<S: Stream> AcceptMulti<S> {
-    pub(crate) fn prepare(ring: &Ring, fd: &SharedFd) -> PreparedMultishot<AcceptMulti<S>> {
+    pub(crate) fn prepare(
+        ring: &Ring,
+        fd: &SharedFd,
+        listening: &Rc<Listening>,
+    ) -> PreparedMultishot<AcceptMulti<S>> {
         PreparedMultishot::new(
             ring.inner().clone(),
             AcceptMulti {
                 ring: ring.clone(),
+                _listening: listening.clone(),
                 fd: fd.clone(),
                 stream: PhantomData,
             },

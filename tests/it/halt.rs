@@ -466,14 +466,47 @@ fn accept_waiting_behind_a_timed_out_one_still_wakes() {
     accept_waiting_behind_a_given_up_one_still_wakes(GiveUp::Timeout);
 }
 
+/// How ring A's accept, ahead of ring B's on the socket's queue, is given up.
+#[derive(Debug, Clone, Copy)]
+enum AcrossRings {
+    /// `cancel()`.
+    Cancel,
+    /// The token dropped, then the listener, before the accept's end is reaped:
+    /// the listener's registration must outlive it until then.
+    DropWithListener,
+    /// The ring shut down with the accept waiting (a worker thread ending).
+    Shutdown,
+}
+
+/// A client that connects once per message, after spinning for the given time,
+/// keeping its last 16 connections open.
+fn connecting_client(
+    addr: std::net::SocketAddr,
+) -> (
+    std::sync::mpsc::Sender<Duration>,
+    std::thread::JoinHandle<()>,
+) {
+    let (connect, connects) = std::sync::mpsc::channel::<Duration>();
+    let client = std::thread::spawn(move || {
+        let mut open = std::collections::VecDeque::new();
+        while let Ok(after) = connects.recv() {
+            spin_for(after);
+            open.push_back(std::net::TcpStream::connect(addr).unwrap());
+            if open.len() > 16 {
+                open.pop_front();
+            }
+        }
+    });
+    (connect, client)
+}
+
 /// The same swallowed wake-up across rings: two rings on two threads accept on one
 /// listening socket (cloned with `try_clone`, one `from_std` on each). Ring A's
-/// accept, submitted first, is cancelled around a connection while ring B's accept
+/// accept, submitted first, is given up around a connection while ring B's accept
 /// waits behind it on the socket's queue; B must take every connection A did not.
-/// Measured before the rings kicked each other: in 620 of 2,000 iterations the
-/// connection stayed in the backlog with B's accept asleep.
-#[test]
-fn accept_of_another_ring_waiting_behind_a_cancelled_one_still_wakes() {
+/// Measured before the rings kicked each other: in 620 of 2,000 iterations (with
+/// `cancel()`) the connection stayed in the backlog with B's accept asleep.
+fn accept_of_another_ring_waiting_behind_a_given_up_one_still_wakes(how: AcrossRings) {
     use std::sync::mpsc;
 
     use linear_uring::CancelOutcome;
@@ -488,10 +521,7 @@ fn accept_of_another_ring_waiting_behind_a_cancelled_one_still_wakes() {
     let (waiting_tx, b_waiting) = mpsc::channel::<()>();
     let (took_tx, b_took) = mpsc::channel::<()>();
     let b = std::thread::spawn(move || {
-        let ring = Ring::builder()
-            .drop_policy(DropPolicy::Panic)
-            .build()
-            .unwrap();
+        let ring = ring();
         let listener = TcpListener::from_std(&ring, for_b).unwrap();
         ring.block_on(async {
             while submits.recv().is_ok() {
@@ -507,23 +537,24 @@ fn accept_of_another_ring_waiting_behind_a_cancelled_one_still_wakes() {
         drop((listener, ring));
         stats
     });
-    // The client connects once per message, after spinning for the given time.
-    let (connect, connects) = mpsc::channel::<Duration>();
-    let client = std::thread::spawn(move || {
-        let mut open = std::collections::VecDeque::new();
-        while let Ok(after) = connects.recv() {
-            spin_for(after);
-            open.push_back(std::net::TcpStream::connect(addr).unwrap());
-            if open.len() > 16 {
-                open.pop_front();
-            }
+    let (connect, client) = connecting_client(addr);
+    let reclaim = || {
+        Ring::builder()
+            .drop_policy(DropPolicy::Reclaim)
+            .build()
+            .unwrap()
+    };
+    // A new ring per iteration when it is to shut down.
+    let mut a_ring = reclaim();
+    let mut a_took = 0;
+    for i in 0..400u32 {
+        if let AcrossRings::Shutdown = how {
+            a_ring = reclaim();
         }
-    });
-    let ring = ring();
-    let listener = TcpListener::from_std(&ring, shared).unwrap();
-    let (mut a_took, mut b_took_count) = (0, 0);
-    ring.block_on(async {
-        for i in 0..400u32 {
+        let ring = &a_ring;
+        let listener = TcpListener::from_std(ring, shared.try_clone().unwrap()).unwrap();
+        let closed_before = ring.stats().fds_closed;
+        let (waiting, took) = ring.block_on(async {
             let first = listener.accept().submit();
             ring.sleep(Duration::ZERO).await.unwrap();
             // B's accept waits behind A's.
@@ -533,34 +564,120 @@ fn accept_of_another_ring_waiting_behind_a_cancelled_one_still_wakes() {
                 .send(Duration::from_nanos(u64::from(i * 7919 % 60_000)))
                 .unwrap();
             spin_for(Duration::from_micros(40));
-            if let CancelOutcome::Completed(accepted) = first.cancel().await {
-                // A took the connection first: another one, for B's accept.
-                a_took += 1;
-                accepted.unwrap().0.close().await.unwrap();
-                connect.send(Duration::ZERO).unwrap();
+            match how {
+                AcrossRings::Cancel => {
+                    let took = match first.cancel().await {
+                        CancelOutcome::Completed(accepted) => {
+                            accepted.unwrap().0.close().await.unwrap();
+                            true
+                        }
+                        CancelOutcome::Cancelled(()) => false,
+                    };
+                    drop(listener);
+                    (None, took)
+                }
+                AcrossRings::DropWithListener => {
+                    drop(first);
+                    drop(listener);
+                    // Reaps the accept's end, in a later turn than the drops.
+                    while ring.stats().in_flight > 0 {
+                        ring.sleep(Duration::from_micros(50)).await.unwrap();
+                    }
+                    (None, false)
+                }
+                AcrossRings::Shutdown => (Some((first, listener)), false),
             }
-            // Nothing of A's ring is in flight: blocking its thread here is fine.
-            if b_took.recv_timeout(Duration::from_secs(2)).is_err() {
-                panic!(
-                    "iteration {i}: an accept of another ring waiting behind a cancelled \
-                     one never woke for the connection in the backlog"
-                );
-            }
-            b_took_count += 1;
+        });
+        if let Some((first, listener)) = waiting {
+            ring.shutdown();
+            drop((first, listener));
         }
-    });
-    assert_eq!(b_took_count, 400);
-    eprintln!("the first accept took {a_took} connections of 400");
+        // An accept that took the connection before it was given up: its token
+        // closed it, or the ring did for a token nobody held. B's accept still
+        // waits: one more connection, for it.
+        if took || ring.stats().fds_closed > closed_before {
+            a_took += 1;
+            connect.send(Duration::ZERO).unwrap();
+        }
+        // Nothing of A's ring is in flight: blocking this thread here is fine.
+        if b_took.recv_timeout(Duration::from_secs(2)).is_err() {
+            panic!(
+                "{how:?}, iteration {i}: an accept of another ring waiting behind a given-up \
+                 one never woke for the connection in the backlog"
+            );
+        }
+    }
+    eprintln!("{how:?}: the first accept took {a_took} connections of 400");
     drop(submit_b);
     let b_stats = b.join().unwrap();
     // B's kicked accepts were its own business: each ended once, none cancelled
     // as far as its token knows.
     assert_eq!(b_stats.submitted, b_stats.completed, "{b_stats:?}");
     assert_eq!(b_stats.in_flight, 0, "{b_stats:?}");
-    assert_eq!(ring.stats().in_flight, 0);
+    assert_eq!(a_ring.stats().in_flight, 0);
     drop(connect);
     client.join().unwrap();
-    drop((listener, ring));
+    drop((a_ring, shared));
+    fds.finish();
+}
+
+#[test]
+fn accept_of_another_ring_waiting_behind_a_cancelled_one_still_wakes() {
+    accept_of_another_ring_waiting_behind_a_given_up_one_still_wakes(AcrossRings::Cancel);
+}
+
+#[test]
+fn accept_of_another_ring_waiting_behind_one_dropped_with_its_listener_still_wakes() {
+    accept_of_another_ring_waiting_behind_a_given_up_one_still_wakes(AcrossRings::DropWithListener);
+}
+
+#[test]
+fn accept_of_another_ring_waiting_behind_one_of_a_ring_shut_down_still_wakes() {
+    accept_of_another_ring_waiting_behind_a_given_up_one_still_wakes(AcrossRings::Shutdown);
+}
+
+/// One ring, two descriptors of one socket: an accept waiting through the second
+/// descriptor is on the same queue as a cancelled one through the first, and is
+/// kicked too.
+#[test]
+fn accept_through_a_second_descriptor_of_the_socket_waiting_behind_a_cancelled_one_still_wakes() {
+    use linear_uring::CancelOutcome;
+
+    let fds = FdCheck::start();
+    let ring = ring();
+    let shared = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = shared.local_addr().unwrap();
+    let second_listener = TcpListener::from_std(&ring, shared.try_clone().unwrap()).unwrap();
+    let first_listener = TcpListener::from_std(&ring, shared).unwrap();
+    let (connect, client) = connecting_client(addr);
+    ring.block_on(async {
+        for i in 0..400u32 {
+            let first = first_listener.accept().submit();
+            let second = second_listener.accept().submit();
+            ring.sleep(Duration::ZERO).await.unwrap();
+            connect
+                .send(Duration::from_nanos(u64::from(i * 7919 % 60_000)))
+                .unwrap();
+            spin_for(Duration::from_micros(40));
+            if let CancelOutcome::Completed(accepted) = first.cancel().await {
+                accepted.unwrap().0.close().await.unwrap();
+                connect.send(Duration::ZERO).unwrap();
+            }
+            match race(second, ring.sleep(Duration::from_secs(2))).await {
+                Raced::First(accepted, _patience) => accepted.unwrap().0.close().await.unwrap(),
+                Raced::Second(second, _) => {
+                    drop(second);
+                    panic!(
+                        "iteration {i}: an accept through another descriptor of the socket \
+                         never woke for the connection in the backlog"
+                    )
+                }
+            }
+        }
+    });
+    drop(connect);
+    client.join().unwrap();
+    drop((first_listener, second_listener, ring));
     fds.finish();
 }
 
