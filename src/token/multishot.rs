@@ -115,7 +115,8 @@ impl<K: MultishotKind> Multishot<K> {
     /// stream's `None` then means the cancel took effect (or the stream ended by
     /// itself first), not that the peer closed. A loop that races `next()`
     /// against a timer and gets an item anyway checks this to know whether to
-    /// submit the op again.
+    /// submit the op again. A stop asked for after the stream had handed out its
+    /// end is not counted: there was nothing left to stop.
     pub fn cancel_requested(&self) -> bool {
         self.cancelling
     }
