@@ -301,6 +301,28 @@ fn spin_for(time: Duration) {
     }
 }
 
+/// A client that connects once per message, after spinning for the given time,
+/// keeping its last 16 connections open.
+fn connecting_client(
+    addr: std::net::SocketAddr,
+) -> (
+    std::sync::mpsc::Sender<Duration>,
+    std::thread::JoinHandle<()>,
+) {
+    let (connect, connects) = std::sync::mpsc::channel::<Duration>();
+    let client = std::thread::spawn(move || {
+        let mut open = std::collections::VecDeque::new();
+        while let Ok(after) = connects.recv() {
+            spin_for(after);
+            open.push_back(std::net::TcpStream::connect(addr).unwrap());
+            if open.len() > 16 {
+                open.pop_front();
+            }
+        }
+    });
+    (connect, client)
+}
+
 /// How the first of two waiting accepts is given up.
 #[derive(Debug, Clone, Copy)]
 enum GiveUp {
@@ -318,8 +340,6 @@ enum GiveUp {
 /// submitted such accepts again). Here a client connects at varying moments around
 /// the give-up, hundreds of times; the waiting accept must take every connection.
 fn accept_waiting_behind_a_given_up_one_still_wakes(give_up: GiveUp) {
-    use std::sync::mpsc;
-
     use linear_uring::CancelOutcome;
 
     let fds = FdCheck::start();
@@ -329,18 +349,7 @@ fn accept_waiting_behind_a_given_up_one_still_wakes(give_up: GiveUp) {
         .unwrap();
     let listener = TcpListener::bind(&ring, "127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    // The client connects once per message, after spinning for the given time.
-    let (connect, connects) = mpsc::channel::<Duration>();
-    let client = std::thread::spawn(move || {
-        let mut open = std::collections::VecDeque::new();
-        while let Ok(after) = connects.recv() {
-            spin_for(after);
-            open.push_back(std::net::TcpStream::connect(addr).unwrap());
-            if open.len() > 16 {
-                open.pop_front();
-            }
-        }
-    });
+    let (connect, client) = connecting_client(addr);
     let (mut first_took, mut second_took) = (0, 0);
     ring.block_on(async {
         for i in 0..400u32 {
@@ -476,28 +485,6 @@ enum AcrossRings {
     DropWithListener,
     /// The ring shut down with the accept waiting (a worker thread ending).
     Shutdown,
-}
-
-/// A client that connects once per message, after spinning for the given time,
-/// keeping its last 16 connections open.
-fn connecting_client(
-    addr: std::net::SocketAddr,
-) -> (
-    std::sync::mpsc::Sender<Duration>,
-    std::thread::JoinHandle<()>,
-) {
-    let (connect, connects) = std::sync::mpsc::channel::<Duration>();
-    let client = std::thread::spawn(move || {
-        let mut open = std::collections::VecDeque::new();
-        while let Ok(after) = connects.recv() {
-            spin_for(after);
-            open.push_back(std::net::TcpStream::connect(addr).unwrap());
-            if open.len() > 16 {
-                open.pop_front();
-            }
-        }
-    });
-    (connect, client)
 }
 
 /// The same swallowed wake-up across rings: two rings on two threads accept on one
